@@ -1,0 +1,86 @@
+import Foundation
+
+/// Length-prefixed framing: a 4-byte big-endian payload length, then the payload.
+public enum Frame {
+    /// The frame that carries `payload`. Callers must respect `ProtocolLimits.maxFramePayload`.
+    public static func encode(_ payload: [UInt8]) -> [UInt8] {
+        precondition(payload.count <= ProtocolLimits.maxFramePayload, "frame payload over the limit")
+        let n = UInt32(payload.count)
+        var out: [UInt8] = [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+        out.reserveCapacity(4 + payload.count)
+        out.append(contentsOf: payload)
+        return out
+    }
+
+    public static func header(length: Int) -> [UInt8] {
+        let n = UInt32(length)
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
+    }
+}
+
+/// Incremental frame decoder: push bytes as they arrive, pop complete payloads.
+/// It never buffers more than one maximal frame plus what was pushed.
+public struct FrameDecoder: Sendable {
+    private var buffer: [UInt8] = []
+    private var start = 0
+    /// True until the first complete header was seen; used to tell a login banner from a frame.
+    public private(set) var sawFirstHeader = false
+
+    public init() {}
+
+    public mutating func push(_ bytes: some Collection<UInt8>) {
+        if start > 0 && start >= buffer.count / 2 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        buffer.append(contentsOf: bytes)
+    }
+
+    /// Bytes received but not yet returned as a frame.
+    public var pendingCount: Int { buffer.count - start }
+
+    /// The next complete payload, or nil if more bytes are needed.
+    public mutating func next() throws -> [UInt8]? {
+        guard pendingCount >= 4 else { return nil }
+        let b = buffer
+        let n = UInt32(b[start]) << 24 | UInt32(b[start + 1]) << 16 | UInt32(b[start + 2]) << 8 | UInt32(b[start + 3])
+        guard n <= UInt32(ProtocolLimits.maxFramePayload) else {
+            if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(b[start...])) {
+                throw ProtocolError.nonProtocolOutput(preview: preview)
+            }
+            throw ProtocolError.frameTooLarge(announced: n)
+        }
+        sawFirstHeader = true
+        let total = 4 + Int(n)
+        guard pendingCount >= total else { return nil }
+        let payload = Array(b[(start + 4)..<(start + total)])
+        start += total
+        return payload
+    }
+
+    /// Call at end of stream: throws if a frame was cut short.
+    public func finish() throws {
+        let pending = pendingCount
+        if pending == 0 { return }
+        if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(buffer[start...])) {
+            throw ProtocolError.nonProtocolOutput(preview: preview)
+        }
+        if pending < 4 { throw ProtocolError.truncatedFrame(expected: 4, received: pending) }
+        let b = buffer
+        let n = Int(UInt32(b[start]) << 24 | UInt32(b[start + 1]) << 16 | UInt32(b[start + 2]) << 8 | UInt32(b[start + 3]))
+        throw ProtocolError.truncatedFrame(expected: 4 + n, received: pending)
+    }
+
+    /// If the bytes look like human text (a banner), a short printable preview of them.
+    static func textPreview(_ bytes: [UInt8]) -> String? {
+        let head = bytes.prefix(80)
+        guard head.count >= 4 else { return nil }
+        let printable = head.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 >= 0x80 }
+        guard printable.count * 10 >= head.count * 9 else { return nil }
+        let text = String(decoding: head, as: UTF8.self)
+            .replacingOccurrences(of: "\r", with: "")
+            .split(separator: "\n", omittingEmptySubsequences: true)
+            .joined(separator: " / ")
+        return text
+    }
+}

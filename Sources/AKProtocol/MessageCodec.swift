@@ -1,0 +1,83 @@
+import Foundation
+
+/// Encodes messages to canonical JSON (sorted keys, no whitespace) and decodes them with the
+/// protocol's limits enforced. Canonical output makes golden test vectors byte-exact.
+public enum MessageCodec {
+    public static func encode(_ message: Message) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own value types cannot fail.
+        let data = try! encoder.encode(Tagged(message: message))
+        return [UInt8](data)
+    }
+
+    /// The frame (length prefix + payload) carrying `message`.
+    public static func frame(_ message: Message) -> [UInt8] {
+        Frame.encode(encode(message))
+    }
+
+    public static func decode(_ payload: [UInt8]) throws -> Message {
+        try JSONGuard.check(payload)
+        let data = Data(payload)
+        let decoder = JSONDecoder()
+        let tag: TypeTag
+        do {
+            tag = try decoder.decode(TypeTag.self, from: data)
+        } catch let error as DecodingError {
+            throw ProtocolError.invalidJSON(describe(error))
+        } catch {
+            throw ProtocolError.invalidJSON("\(error)")
+        }
+        do {
+            switch tag.type {
+            case "hello": return .hello(try decoder.decode(Hello.self, from: data))
+            case "probe": return .probe(try decoder.decode(ProbeRequest.self, from: data))
+            case "probe.result": return .probeResult(try decoder.decode(ProbeResult.self, from: data))
+            case "error": return .error(try decoder.decode(ErrorMessage.self, from: data))
+            case "cancel": return .cancel(try decoder.decode(CancelRequest.self, from: data))
+            case "progress": return .progress(try decoder.decode(ProgressReport.self, from: data))
+            case "data": return .data(try decoder.decode(DataHeader.self, from: data))
+            default:
+                throw ProtocolError.unknownMessageType(String(tag.type.prefix(64)))
+            }
+        } catch let error as DecodingError {
+            throw ProtocolError.invalidJSON("\(tag.type): \(describe(error))")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        switch error {
+        case .keyNotFound(let key, _): return "missing field \"\(key.stringValue)\""
+        case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx):
+            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return "wrong type at \"\(path)\""
+        case .dataCorrupted(let ctx):
+            let path = ctx.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "malformed JSON" : "invalid value at \"\(path)\""
+        @unknown default: return "undecodable"
+        }
+    }
+
+    private struct TypeTag: Decodable {
+        var type: String
+    }
+
+    private struct Tagged: Encodable {
+        let message: Message
+        enum Key: String, CodingKey { case type }
+
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(message.type, forKey: .type)
+            switch message {
+            case .hello(let m): try m.encode(to: encoder)
+            case .probe(let m): try m.encode(to: encoder)
+            case .probeResult(let m): try m.encode(to: encoder)
+            case .error(let m): try m.encode(to: encoder)
+            case .cancel(let m): try m.encode(to: encoder)
+            case .progress(let m): try m.encode(to: encoder)
+            case .data(let m): try m.encode(to: encoder)
+            }
+        }
+    }
+}

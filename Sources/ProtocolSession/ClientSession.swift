@@ -1,0 +1,138 @@
+import AKProtocol
+import Transport
+
+/// The controller's side of a session with one remote program.
+///
+/// Every failure is raised as a `HintedError` that names `host`: remote errors keep their code,
+/// protocol violations and early exits carry the remote's last stderr lines.
+public final class ClientSession {
+    public let host: String
+    public let framed: FramedChannel
+    public private(set) var remoteHello: Hello?
+    private var nextID: UInt64 = 1
+    private var closedTermination: ChannelTermination?
+
+    public init(channel: ByteChannel, host: String) {
+        self.host = host
+        self.framed = FramedChannel(channel)
+    }
+
+    /// Reads the remote's greeting, checks role and version, and answers with ours.
+    @discardableResult
+    public func handshake(expecting role: Role, localHost: String = ProcessInfoHost.name) throws -> Hello {
+        let first = try receive(context: "waiting for the \(role.rawValue)'s greeting")
+        guard case .message(let message) = first else {
+            throw fail(.outOfSequence("expected a hello, got bulk data"))
+        }
+        guard case .hello(let hello) = message else {
+            if case .error(let e) = message { throw RemoteError(host: host, e) }
+            throw fail(.outOfSequence("expected a hello, got \(message.type)"))
+        }
+        guard hello.protocolVersion == AKVersion.protocolVersion else {
+            throw fail(.versionMismatch(local: AKVersion.protocolVersion, remote: hello.protocolVersion,
+                                        remoteSoftware: "\(hello.role.rawValue) \(hello.software)"))
+        }
+        guard hello.role == role else {
+            throw fail(.wrongRole(expected: role.rawValue, actual: hello.role.rawValue))
+        }
+        remoteHello = hello
+        try send(.hello(Hello(role: .controller, host: localHost)))
+        return hello
+    }
+
+    public func makeID() -> UInt64 {
+        defer { nextID += 1 }
+        return nextID
+    }
+
+    public func send(_ message: Message) throws {
+        do {
+            try framed.send(message)
+        } catch let error as TransportError {
+            throw explainEnd(error)
+        }
+    }
+
+    /// Sends a request and waits for its final answer (anything but progress). ProgressReport goes to `onProgress`.
+    public func call(_ request: Message, onProgress: (ProgressReport) -> Void = { _ in }) throws -> Message {
+        guard let id = request.requestID else { preconditionFailure("requests carry ids") }
+        try send(request)
+        while true {
+            let item = try receive(context: "waiting for the answer to \(request.type)")
+            guard case .message(let message) = item else {
+                throw fail(.outOfSequence("unexpected bulk data while waiting for \(request.type)"))
+            }
+            switch message {
+            case .progress(let p) where p.id == id:
+                onProgress(p)
+            case .error(let e) where e.id == id || e.id == nil:
+                throw RemoteError(host: host, e)
+            default:
+                guard message.requestID == id else {
+                    throw fail(.outOfSequence("\(message.type) for request \(message.requestID.map(String.init) ?? "none"), expected \(id)"))
+                }
+                return message
+            }
+        }
+    }
+
+    public func probe() throws -> ProbeResult {
+        let id = makeID()
+        let answer = try call(.probe(ProbeRequest(id: id)))
+        guard case .probeResult(let result) = answer else {
+            throw fail(.outOfSequence("expected probe.result, got \(answer.type)"))
+        }
+        return result
+    }
+
+    /// Reads the next item; an end of stream here is always unexpected and explained.
+    public func receive(context: String) throws -> Incoming {
+        do {
+            if let item = try framed.receive() { return item }
+        } catch let error as ProtocolError {
+            throw fail(error)
+        } catch let error as TransportError {
+            throw explainEnd(error)
+        }
+        throw explainEnd(nil, context: context)
+    }
+
+    /// Ends the session: closes our side and collects how the remote ended.
+    @discardableResult
+    public func close() -> ChannelTermination {
+        if let t = closedTermination { return t }
+        try? framed.channel.closeWrite()
+        let t = framed.channel.close()
+        closedTermination = t
+        return t
+    }
+
+    private func fail(_ error: ProtocolError) -> SessionError {
+        let termination = close()
+        return SessionError(host: host, error: error, stderrTail: termination.stderrTail)
+    }
+
+    /// The remote went away: say how (exit status, signal, its last stderr line) and what to do.
+    private func explainEnd(_ transport: TransportError?, context: String = "") -> Error {
+        if let t = transport, t.kind != .io && t.kind != .closed { return t }
+        let termination = close()
+        let lastLine = termination.stderrTail.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
+        var message = "remote program ended unexpectedly"
+        if !context.isEmpty { message += " while \(context)" }
+        message += " (\(termination.summary))"
+        if let line = lastLine { message += ": \(line)" }
+        var hint = "check the remote program's log on \(host) and run `akbackup doctor`"
+        if termination.exitStatus == 127 || (lastLine ?? "").contains("not found") {
+            hint = "install the akbackup program on \(host) (deploy/agent/install or deploy/receiver/install) and check the remote command in the akbackup config"
+            return RemoteError(host: host, code: .notFound, message: message, hint: hint)
+        }
+        if let t = transport { message += "; \(t.message)" }
+        return RemoteError(host: host, code: .ioError, message: message, hint: hint)
+    }
+}
+
+import Foundation
+
+public enum ProcessInfoHost {
+    public static var name: String { ProcessInfo.processInfo.hostName }
+}

@@ -1,0 +1,5 @@
+import AKProtocol
+
+extension TransportError: HintedError {
+    public var summary: String { "\(host): \(message)" }
+}
