@@ -19,7 +19,6 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
     ],
     targets: [
         .target(name: "AKProtocol"),
@@ -28,9 +27,9 @@ let package = Package(
         .target(name: "SSHTransport", dependencies: ["CLibSSH2", "Transport", "AKProtocol"]),
         .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport"]),
         .target(name: "HostConfig"),
+        .target(name: "ProcessRunner"),
         .target(name: "AgentCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport",
-            .product(name: "Subprocess", package: "swift-subprocess"),
+            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "ReceiverCore", dependencies: [
