@@ -1,0 +1,44 @@
+import AKProtocol
+import HostConfig
+import ProtocolSession
+import Transport
+
+/// The controller's exit codes, documented in `akbackup --help`.
+public enum ExitStatus: Int32 {
+    case ok = 0
+    /// The operation failed or a check did not pass.
+    case failed = 1
+    /// Bad command line or config file.
+    case usage = 2
+    /// A host could not be reached: ssh config, network, host key or authentication.
+    case unreachable = 3
+    /// The remote program failed, is missing, or speaks another protocol version.
+    case remote = 4
+
+    public static let helpText = """
+    Exit codes:
+      0  success (doctor: every check passed)
+      1  the operation failed or a check did not pass
+      2  usage or config file error
+      3  a host could not be reached (ssh config, network, host key, authentication)
+      4  a remote program failed, is missing, or speaks another protocol version
+    """
+
+    public static func of(_ error: Error) -> ExitStatus {
+        switch error {
+        case is ConfigError: return .usage
+        case is TransportError: return .unreachable
+        case is RemoteError, is SessionError, is ProtocolError: return .remote
+        default: return .failed
+        }
+    }
+}
+
+/// One line saying what failed, then one saying what to do.
+public func describeForOperator(_ error: Error) -> String {
+    switch error {
+    case let e as ConfigError: return "error: \(e.located)\nhint: \(e.hint)"
+    case let e as HintedError: return "error: \(e.summary)\nhint: \(e.hint)"
+    default: return "error: \(error)\nhint: this is unexpected; please report it with the command you ran"
+    }
+}
