@@ -27,6 +27,9 @@ let package = Package(
         .target(name: "SSHTransport", dependencies: ["CLibSSH2", "Transport", "AKProtocol"]),
         .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport"]),
         .target(name: "HostConfig"),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "Compression", dependencies: ["CZlib"]),
+        .target(name: "DumpFormat"),
         .target(name: "ProcessRunner"),
         .target(name: "AgentCore", dependencies: [
             "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner",
@@ -54,7 +57,7 @@ let package = Package(
         ]),
         .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "SSHTransport", "ProtocolSession", "AKProtocol"]),
-        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AKProtocol", "ProtocolSession", "Transport"]),
+        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat"]),
         .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKProtocol", "ProtocolSession", "Transport"]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "HostConfig", "SSHTransport"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ControllerCore", "SSHTransport", "Transport", "AKProtocol"]),
