@@ -37,6 +37,18 @@ public enum MessageCodec {
             case "cancel": return .cancel(try decoder.decode(CancelRequest.self, from: data))
             case "progress": return .progress(try decoder.decode(ProgressReport.self, from: data))
             case "data": return .data(try decoder.decode(DataHeader.self, from: data))
+            case "backup": return .backup(try decoder.decode(BackupRequest.self, from: data))
+            case "backup.started": return .backupStarted(try decoder.decode(BackupStarted.self, from: data))
+            case "backup.result": return .backupResult(try decoder.decode(BackupResult.self, from: data))
+            case "upload": return .upload(try decoder.decode(UploadRequest.self, from: data))
+            case "upload.ready": return .uploadReady(try decoder.decode(UploadReady.self, from: data))
+            case "upload.commit": return .uploadCommit(try decoder.decode(UploadCommit.self, from: data))
+            case "upload.abort": return .uploadAbort(try decoder.decode(UploadAbort.self, from: data))
+            case "upload.result": return .uploadResult(try decoder.decode(UploadResult.self, from: data))
+            case "list": return .list(try decoder.decode(ListRequest.self, from: data))
+            case "list.result": return .listResult(try decoder.decode(ListResult.self, from: data))
+            case "verify": return .verify(try decoder.decode(VerifyRequest.self, from: data))
+            case "verify.result": return .verifyResult(try decoder.decode(VerifyResult.self, from: data))
             default:
                 throw ProtocolError.unknownMessageType(String(tag.type.prefix(64)))
             }
@@ -77,6 +89,18 @@ public enum MessageCodec {
             case .cancel(let m): try m.encode(to: encoder)
             case .progress(let m): try m.encode(to: encoder)
             case .data(let m): try m.encode(to: encoder)
+            case .backup(let m): try m.encode(to: encoder)
+            case .backupStarted(let m): try m.encode(to: encoder)
+            case .backupResult(let m): try m.encode(to: encoder)
+            case .upload(let m): try m.encode(to: encoder)
+            case .uploadReady(let m): try m.encode(to: encoder)
+            case .uploadCommit(let m): try m.encode(to: encoder)
+            case .uploadAbort(let m): try m.encode(to: encoder)
+            case .uploadResult(let m): try m.encode(to: encoder)
+            case .list(let m): try m.encode(to: encoder)
+            case .listResult(let m): try m.encode(to: encoder)
+            case .verify(let m): try m.encode(to: encoder)
+            case .verifyResult(let m): try m.encode(to: encoder)
             }
         }
     }

@@ -135,6 +135,18 @@ public enum Message: Equatable, Sendable {
     case cancel(CancelRequest)
     case progress(ProgressReport)
     case data(DataHeader)
+    case backup(BackupRequest)
+    case backupStarted(BackupStarted)
+    case backupResult(BackupResult)
+    case upload(UploadRequest)
+    case uploadReady(UploadReady)
+    case uploadCommit(UploadCommit)
+    case uploadAbort(UploadAbort)
+    case uploadResult(UploadResult)
+    case list(ListRequest)
+    case listResult(ListResult)
+    case verify(VerifyRequest)
+    case verifyResult(VerifyResult)
 
     public var type: String {
         switch self {
@@ -145,6 +157,18 @@ public enum Message: Equatable, Sendable {
         case .cancel: return "cancel"
         case .progress: return "progress"
         case .data: return "data"
+        case .backup: return "backup"
+        case .backupStarted: return "backup.started"
+        case .backupResult: return "backup.result"
+        case .upload: return "upload"
+        case .uploadReady: return "upload.ready"
+        case .uploadCommit: return "upload.commit"
+        case .uploadAbort: return "upload.abort"
+        case .uploadResult: return "upload.result"
+        case .list: return "list"
+        case .listResult: return "list.result"
+        case .verify: return "verify"
+        case .verifyResult: return "verify.result"
         }
     }
 
@@ -158,8 +182,23 @@ public enum Message: Equatable, Sendable {
         case .cancel(let m): return m.id
         case .progress(let m): return m.id
         case .data(let m): return m.id
+        case .backup(let m): return m.id
+        case .backupStarted(let m): return m.id
+        case .backupResult(let m): return m.id
+        case .upload(let m): return m.id
+        case .uploadReady(let m): return m.id
+        case .uploadCommit(let m): return m.id
+        case .uploadAbort(let m): return m.id
+        case .uploadResult(let m): return m.id
+        case .list(let m): return m.id
+        case .listResult(let m): return m.id
+        case .verify(let m): return m.id
+        case .verifyResult(let m): return m.id
         }
     }
 
-    public static let knownTypes = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data"]
+    public static let knownTypes = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data",
+                                    "backup", "backup.started", "backup.result", "upload", "upload.ready",
+                                    "upload.commit", "upload.abort", "upload.result", "list", "list.result",
+                                    "verify", "verify.result"]
 }
