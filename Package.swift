@@ -19,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
         .target(name: "AKProtocol"),
@@ -32,12 +33,14 @@ let package = Package(
         .target(name: "DumpFormat"),
         .target(name: "ProcessRunner"),
         .target(name: "AgentCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner",
+            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ReceiverCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport",
+            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ControllerCore", dependencies: [
             "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport",

@@ -7,7 +7,7 @@ import Transport
 
 /// `akbackup-agent serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum AgentServer {
-    public static let capabilities = ["probe"]
+    public static let capabilities = ["probe", "backup"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel = StdioChannel()) -> Int32 {
@@ -37,6 +37,9 @@ public enum AgentServer {
             switch message {
             case .probe(let request):
                 try session.send(.probeResult(ProbeResult(id: request.id, checks: agentHost.probe(configSource: configSource))))
+            case .backup(let request):
+                try BackupJob(host: agentHost, hostName: host, controller: session.peer?.host ?? "unknown")
+                    .run(request, session: session)
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the agent does not handle \(message.type) messages",

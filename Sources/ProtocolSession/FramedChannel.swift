@@ -23,6 +23,9 @@ public final class FramedChannel {
         self.channel = channel
     }
 
+    /// True between our `data` message and its closing empty frame.
+    public var isSendingData: Bool { openOutgoingData != nil }
+
     public func send(_ message: Message) throws {
         if case .data(let header) = message {
             guard openOutgoingData == nil else { preconditionFailure("a data stream is already open") }

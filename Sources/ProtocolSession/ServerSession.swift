@@ -7,6 +7,8 @@ import Transport
 public final class ServerSession {
     public let framed: FramedChannel
     public let hello: Hello
+    /// The controller's hello, once received.
+    public private(set) var peer: Hello?
     private let log: (String) -> Void
 
     /// How the session ended, as the remote program's exit code.
@@ -42,6 +44,7 @@ public final class ServerSession {
             guard peer.role == .controller else {
                 return reject(.wrongRole(expected: "controller", actual: peer.role.rawValue))
             }
+            self.peer = peer
             log("session from \(peer.host) (controller \(peer.software))")
             while let item = try framed.receive() {
                 guard case .message(let message) = item else {
@@ -55,18 +58,19 @@ public final class ServerSession {
                 default:
                     do {
                         try handler(message, self)
-                    } catch let e as ErrorMessage {
-                        try framed.send(.error(e))
+                    } catch var e as ErrorMessage {
+                        if e.id == nil { e.id = message.requestID }
+                        try sendError(e)
                     } catch let e as ProtocolError {
                         return reject(e)
                     } catch let e as TransportError {
                         log("link lost: \(e.message)")
                         return .linkLost
                     } catch let e as HintedError {
-                        try framed.send(.error(ErrorMessage(id: message.requestID, code: .failed, message: e.summary, hint: e.hint)))
+                        try sendError(ErrorMessage(id: message.requestID, code: .failed, message: e.summary, hint: e.hint))
                     } catch {
-                        try framed.send(.error(ErrorMessage(id: message.requestID, code: .internalError, message: "\(error)",
-                                                            hint: "this is a bug in akbackup; the \(hello.role.rawValue)'s log has details")))
+                        try sendError(ErrorMessage(id: message.requestID, code: .internalError, message: "\(error)",
+                                                            hint: "this is a bug in akbackup; the \(hello.role.rawValue)'s log has details"))
                     }
                 }
             }
@@ -80,6 +84,12 @@ public final class ServerSession {
     }
 
     public func send(_ message: Message) throws { try framed.send(message) }
+
+    /// A request failed: close any data stream it had open first, so the error stays in sequence.
+    private func sendError(_ error: ErrorMessage) throws {
+        if framed.isSendingData { try framed.endData() }
+        try framed.send(.error(error))
+    }
 
     private func reject(_ error: ProtocolError) -> Outcome {
         log(error.description)

@@ -7,7 +7,7 @@ import Transport
 
 /// `akbackup-receiver serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum ReceiverServer {
-    public static let capabilities = ["probe"]
+    public static let capabilities = ["probe", "upload", "list", "verify"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel = StdioChannel()) -> Int32 {
@@ -28,10 +28,18 @@ public enum ReceiverServer {
         }
         let source = FileManager.default.fileExists(atPath: configPath) ? configPath : "defaults (\(configPath) absent)"
         let store = BackupStore(directory: config.directory)
+        store.removeStalePartials(log: { logger.info("\($0)") })
         return session.run { message, session in
             switch message {
             case .probe(let request):
                 try session.send(.probeResult(ProbeResult(id: request.id, checks: store.probe(configSource: source))))
+            case .upload(let request):
+                try UploadJob(store: store, log: { logger.info("\($0)") }).run(request, session: session)
+            case .list(let request):
+                try session.send(.listResult(ListResult(id: request.id, artifacts: try store.list(),
+                                                        freeBytes: store.space()?.free)))
+            case .verify(let request):
+                try session.send(.verifyResult(try store.verify(request.name, id: request.id)))
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the receiver does not handle \(message.type) messages",

@@ -36,7 +36,7 @@ struct AKBackup: ParsableCommand {
         \(ExitStatus.helpText)
         """,
         version: "akbackup \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
-        subcommands: [Doctor.self, Trust.self]
+        subcommands: [Backup.self, List.self, Verify.self, Doctor.self, Trust.self]
     )
 }
 
@@ -72,6 +72,95 @@ struct Trust: ParsableCommand {
             let config = try global.load()
             return try TrustHost.run(alias: host, config: config, assumeYes: yes)
         }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Dump the Authentik database on infra-core and store it, verified, on the NAS.",
+        discussion: "The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, with a manifest NAME.json beside it.\n\n\(ExitStatus.helpText)")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print one JSON summary object.") var json = false
+    @Option(help: "Compression threads on the agent (default: its core count).") var threads: Int?
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            let meter = ProgressMeter(enabled: !json && isatty(2) != 0)
+            let summary = try BackupRunner(config: config, connector: SSHConnector(config: config), threads: threads,
+                                           progress: meter.report).run()
+            meter.finish()
+            if json {
+                print(renderJSON(summary))
+            } else {
+                print("stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)")
+            }
+            return .ok
+        }
+    }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the backups on the NAS, newest first.",
+                                                    discussion: ExitStatus.helpText)
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            let result = try Catalog.list(config: config, connector: SSHConnector(config: config))
+            print(json ? renderJSON(result) : Catalog.renderList(result), terminator: json ? "\n" : "")
+            return .ok
+        }
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-read a backup on the NAS: hash against its manifest, gzip integrity, dump trailer.",
+        discussion: "Exits 0 when the backup is OK, 1 when it is corrupt.\n\n\(ExitStatus.helpText)")
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An artifact name, or latest.") var name = "latest"
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            let result = try Catalog.verify(name: name, config: config, connector: SSHConnector(config: config))
+            print(json ? renderJSON(result) : Catalog.renderVerify(result), terminator: json ? "\n" : "")
+            return result.ok ? .ok : .failed
+        }
+    }
+}
+
+func renderJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
+}
+
+/// Phase, bytes, rate and elapsed time on one updating stderr line; silent when not a terminal.
+final class ProgressMeter {
+    let enabled: Bool
+    let start = Date()
+    var shown = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func report(phase: String, bytes: Int64) {
+        guard enabled else { return }
+        let elapsed = Date().timeIntervalSince(start)
+        let rate = elapsed > 0 ? Int64(Double(bytes) / elapsed) : 0
+        let line = String(format: "\r%@  %@  %@/s  %02d:%02d ", phase, ByteFormat.human(bytes), ByteFormat.human(rate),
+                          Int(elapsed) / 60, Int(elapsed) % 60)
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+        shown = true
+    }
+
+    func finish() {
+        if shown { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
     }
 }
 
