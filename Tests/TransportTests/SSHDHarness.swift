@@ -108,7 +108,7 @@ final class SSHDHarness: @unchecked Sendable {
 
     /// Every process below the listener (monitor, session, the remote command): killing them
     /// all closes the TCP connection, like a crashed server.
-    func connectionProcesses() -> [pid_t] {
+    func connectionProcesses(sshdOnly: Bool = false) -> [pid_t] {
         guard let listener = sshd?.processIdentifier else { return [] }
         var parent: [pid_t: pid_t] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
@@ -124,12 +124,15 @@ final class SSHDHarness: @unchecked Sendable {
             while let q = p, hops < 64 { if q == listener { return true }; p = parent[q]; hops += 1 }
             return false
         }
-        return parent.keys.filter(descends)
+        func isSSHD(_ pid: pid_t) -> Bool {
+            ((try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? "").hasPrefix("sshd")
+        }
+        return parent.keys.filter { descends($0) && (!sshdOnly || isSSHD($0)) }
     }
 
     func stop() {
         if let s = sshd {
-            for child in connectionProcesses() { kill(child, SIGTERM) }
+            for child in connectionProcesses() { kill(child, SIGKILL) }
             kill(s.processIdentifier, SIGTERM)
             _ = s.close()
             sshd = nil

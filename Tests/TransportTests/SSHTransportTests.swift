@@ -160,26 +160,47 @@ final class SSHTransportTests: XCTestCase {
         XCTAssertEqual(c.close().exitStatus, 127)
     }
 
-    func testLinkCutMidStreamFailsInsteadOfHanging() throws {
+    /// Reads on a fresh `cat` channel after `cut` has been applied to the server side.
+    private func readAfterCut(_ cut: (SSHDHarness) -> Void, within seconds: TimeInterval) throws -> TransportError? {
         let h = try h()
         let c = try SSHConnection.open(endpoint: try h.endpoint(), command: "echo started; exec cat")
         defer { c.close() }
-        let first = try c.read(maxLength: 100)
-        XCTAssertEqual(String(decoding: first, as: UTF8.self), "started\n")
+        XCTAssertEqual(String(decoding: try c.read(maxLength: 100), as: UTF8.self), "started\n")
         let box = ResultBox<Error?>()
         let reader = Thread {
             do { let b = try c.read(maxLength: 100); box.set(.success(b.isEmpty ? nil : TransportError(.io, host: "", "unexpected data", hint: ""))) }
             catch { box.set(.success(error)) }
         }
         reader.start()
-        let victims = h.connectionProcesses()
-        XCTAssertFalse(victims.isEmpty, "no connection processes found")
-        for p in victims { kill(p, SIGKILL) }
-        guard let r = box.wait(seconds: 20) else { return XCTFail("reader still blocked after the link was cut") }
+        cut(h)
+        guard let r = box.wait(seconds: seconds) else { XCTFail("reader still blocked after the link was cut"); return nil }
         let err = try r.get()
         // A clean EOF would hide the failure; it must be an error.
-        guard let te = err as? TransportError else { return XCTFail("expected an error, got \(String(describing: err))") }
-        XCTAssertTrue([.io, .timeout].contains(te.kind), te.description)
+        guard let te = err as? TransportError else { XCTFail("expected an error, got \(String(describing: err))"); return nil }
+        return te
+    }
+
+    /// The server process dies: the TCP connection closes under us.
+    func testServerKilledMidStreamFailsInsteadOfHanging() throws {
+        let te = try readAfterCut({ h in
+            let victims = h.connectionProcesses(sshdOnly: true)
+            XCTAssertFalse(victims.isEmpty, "no connection processes found")
+            for p in victims { kill(p, SIGKILL) }
+        }, within: 20)
+        XCTAssertEqual(te?.kind, .io, te?.description ?? "")
+    }
+
+    /// The server stops answering without closing anything (a cut cable): only keepalives
+    /// (ServerAliveInterval 2 x ServerAliveCountMax 2 in the harness config) can notice.
+    func testSilentLinkDetectedByKeepalive() throws {
+        var stopped: [pid_t] = []
+        defer { for p in stopped { kill(p, SIGKILL); kill(p, SIGCONT) } }
+        let te = try readAfterCut({ h in
+            stopped = h.connectionProcesses()
+            for p in stopped { kill(p, SIGSTOP) }
+        }, within: 20)
+        XCTAssertEqual(te?.kind, .io, te?.description ?? "")
+        XCTAssertTrue(te?.message.contains("ServerAliveInterval") ?? false, te?.description ?? "")
     }
 
     func testProxyJumpIsRefused() throws {
