@@ -203,6 +203,19 @@ final class SSHTransportTests: XCTestCase {
         XCTAssertTrue(te?.message.contains("ServerAliveInterval") ?? false, te?.description ?? "")
     }
 
+    func testIdleTimeoutWhileReading() throws {
+        let h = try h()
+        var opts = SSHOptions()
+        opts.idleTimeout = 1
+        let c = try SSHConnection.open(endpoint: try h.endpoint(), command: "cat", options: opts)
+        defer { c.close() }
+        let started = Date()
+        XCTAssertThrowsError(try c.read(maxLength: 10)) { e in
+            XCTAssertEqual((e as? TransportError)?.kind, .timeout, "\(e)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5)
+    }
+
     func testProxyJumpIsRefused() throws {
         let h = try h()
         let cfg = h.dir + "/cfg_proxy"
