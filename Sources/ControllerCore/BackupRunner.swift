@@ -111,20 +111,3 @@ public struct BackupRunner {
         _ = try? receiver.call(.uploadAbort(UploadAbort(id: id, reason: String(reason.prefix(500)))))
     }
 }
-
-extension ClientSession {
-    /// Waits for the message `extract` accepts; an error for `id` is re-raised with the host.
-    func expect<T>(_ wanted: String, id: UInt64, _ extract: (Message) -> T?) throws -> T {
-        let item = try receive(context: "waiting for \(wanted)")
-        guard case .message(let message) = item else {
-            throw SessionError(host: host, error: .outOfSequence("bulk data while waiting for \(wanted)"), stderrTail: [])
-        }
-        if case .error(let e) = message, e.id == id || e.id == nil { throw RemoteError(host: host, e) }
-        guard let value = extract(message) else { throw unexpected(message, wanted: wanted) }
-        return value
-    }
-
-    func unexpected(_ message: Message, wanted: String) -> Error {
-        SessionError(host: host, error: .outOfSequence("expected \(wanted), got \(message.type)"), stderrTail: [])
-    }
-}

@@ -76,6 +76,22 @@ public final class ClientSession {
         }
     }
 
+    /// Waits for the message `extract` accepts; an error for `id` is re-raised with the host.
+    public func expect<T>(_ wanted: String, id: UInt64, _ extract: (Message) -> T?) throws -> T {
+        let item = try receive(context: "waiting for \(wanted)")
+        guard case .message(let message) = item else {
+            throw fail(.outOfSequence("bulk data while waiting for \(wanted)"))
+        }
+        if case .error(let e) = message, e.id == id || e.id == nil { throw RemoteError(host: host, e) }
+        guard let value = extract(message) else { throw unexpected(message, wanted: wanted) }
+        return value
+    }
+
+    /// The error for a message that is valid but not what this point of the session allows.
+    public func unexpected(_ message: Message, wanted: String) -> Error {
+        fail(.outOfSequence("expected \(wanted), got \(message.type)"))
+    }
+
     public func probe() throws -> ProbeResult {
         let id = makeID()
         let answer = try call(.probe(ProbeRequest(id: id)))
