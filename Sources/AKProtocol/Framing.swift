@@ -72,15 +72,23 @@ public struct FrameDecoder: Sendable {
     }
 
     /// If the bytes look like human text (a banner), a short printable preview of them.
+    /// A frame header can never look like that: a valid length starts with 0x00, and the would-be header of
+    /// text consists of text bytes only (so `00 10 00 01` followed by JSON is an oversized frame, not a banner).
     static func textPreview(_ bytes: [UInt8]) -> String? {
         let head = bytes.prefix(80)
         guard head.count >= 4 else { return nil }
-        let printable = head.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 >= 0x80 }
+        guard head.prefix(4).allSatisfy(isTextByte) else { return nil }
+        let printable = head.filter(isTextByte)
         guard printable.count * 10 >= head.count * 9 else { return nil }
         let text = String(decoding: head, as: UTF8.self)
             .replacingOccurrences(of: "\r", with: "")
             .split(separator: "\n", omittingEmptySubsequences: true)
             .joined(separator: " / ")
         return text
+    }
+
+    /// Printable ASCII, tab, LF, CR, or a byte that can occur in UTF-8 text (not C0, C1, F5–FF).
+    private static func isTextByte(_ b: UInt8) -> Bool {
+        (b >= 0x20 && b < 0x7F) || b == 0x0A || b == 0x0D || b == 0x09 || (b >= 0x80 && b <= 0xF4 && b != 0xC0 && b != 0xC1)
     }
 }
