@@ -62,7 +62,7 @@ public struct FrameDecoder: Sendable {
     public func finish() throws {
         let pending = pendingCount
         if pending == 0 { return }
-        if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(buffer[start...])) {
+        if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(buffer[start...]), atEnd: true) {
             throw ProtocolError.nonProtocolOutput(preview: preview)
         }
         if pending < 4 { throw ProtocolError.truncatedFrame(expected: 4, received: pending) }
@@ -72,15 +72,14 @@ public struct FrameDecoder: Sendable {
     }
 
     /// If the bytes look like human text (a banner), a short printable preview of them.
-    /// A frame header can never look like that: a valid length starts with 0x00, and the would-be header of
-    /// text consists of text bytes only (so `00 10 00 01` followed by JSON is an oversized frame, not a banner).
-    static func textPreview(_ bytes: [UInt8]) -> String? {
-        let head = bytes.prefix(80)
-        guard head.count >= 4 else { return nil }
-        guard head.prefix(4).allSatisfy(isTextByte) else { return nil }
-        let printable = head.filter(isTextByte)
-        guard printable.count * 10 >= head.count * 9 else { return nil }
-        let text = String(decoding: head, as: UTF8.self)
+    ///
+    /// The decision rests on the would-be header alone, so it does not depend on how the bytes were split:
+    /// it is text when its 4 bytes are all text bytes (a valid header starts with 0x00, which never is).
+    /// At the end of the stream, fewer than 4 bytes that are all text also count (a short "ok\n").
+    static func textPreview(_ bytes: [UInt8], atEnd: Bool = false) -> String? {
+        guard bytes.count >= 4 || (atEnd && !bytes.isEmpty) else { return nil }
+        guard bytes.prefix(4).allSatisfy(isTextByte) else { return nil }
+        let text = String(decoding: bytes.prefix(80), as: UTF8.self)
             .replacingOccurrences(of: "\r", with: "")
             .split(separator: "\n", omittingEmptySubsequences: true)
             .joined(separator: " / ")
