@@ -58,7 +58,7 @@ let package = Package(
             "ReceiverCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol"]),
+        .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "ProtocolSession", "Transport"]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "SSHTransport", "ProtocolSession", "AKProtocol"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat"]),
         .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKProtocol", "ProtocolSession", "Transport"]),

@@ -62,7 +62,7 @@ public struct FrameDecoder: Sendable {
     public func finish() throws {
         let pending = pendingCount
         if pending == 0 { return }
-        if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(buffer[start...])) {
+        if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(buffer[start...]), atEnd: true) {
             throw ProtocolError.nonProtocolOutput(preview: preview)
         }
         if pending < 4 { throw ProtocolError.truncatedFrame(expected: 4, received: pending) }
@@ -72,15 +72,22 @@ public struct FrameDecoder: Sendable {
     }
 
     /// If the bytes look like human text (a banner), a short printable preview of them.
-    static func textPreview(_ bytes: [UInt8]) -> String? {
-        let head = bytes.prefix(80)
-        guard head.count >= 4 else { return nil }
-        let printable = head.filter { ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 >= 0x80 }
-        guard printable.count * 10 >= head.count * 9 else { return nil }
-        let text = String(decoding: head, as: UTF8.self)
+    ///
+    /// The decision rests on the would-be header alone, so it does not depend on how the bytes were split:
+    /// it is text when its 4 bytes are all text bytes (a valid header starts with 0x00, which never is).
+    /// At the end of the stream, fewer than 4 bytes that are all text also count (a short "ok\n").
+    static func textPreview(_ bytes: [UInt8], atEnd: Bool = false) -> String? {
+        guard bytes.count >= 4 || (atEnd && !bytes.isEmpty) else { return nil }
+        guard bytes.prefix(4).allSatisfy(isTextByte) else { return nil }
+        let text = String(decoding: bytes.prefix(80), as: UTF8.self)
             .replacingOccurrences(of: "\r", with: "")
             .split(separator: "\n", omittingEmptySubsequences: true)
             .joined(separator: " / ")
         return text
+    }
+
+    /// Printable ASCII, tab, LF, CR, or a byte that can occur in UTF-8 text (not C0, C1, F5–FF).
+    private static func isTextByte(_ b: UInt8) -> Bool {
+        (b >= 0x20 && b < 0x7F) || b == 0x0A || b == 0x0D || b == 0x09 || (b >= 0x80 && b <= 0xF4 && b != 0xC0 && b != 0xC1)
     }
 }

@@ -14,11 +14,19 @@ enum JSONGuard {
         var counts: [Int] = []
         for byte in payload {
             if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == 0x5C {
+                    escaped = true
+                } else if byte == 0x22 {
+                    inString = false  // the closing quote is not part of the string
+                    continue
+                }
+                // Counted as written in the payload, between the quotes (an escape counts its backslash).
                 stringBytes += 1
                 if stringBytes > ProtocolLimits.maxStringBytes {
                     throw ProtocolError.limitExceeded("a JSON string is longer than \(ProtocolLimits.maxStringBytes) bytes")
                 }
-                if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
                 continue
             }
             switch byte {
@@ -35,6 +43,7 @@ enum JSONGuard {
                 counts.append(0)
             case 0x7D, 0x5D:
                 depth -= 1
+                if depth < 0 { throw ProtocolError.invalidJSON("unbalanced brackets") }
                 if !counts.isEmpty { counts.removeLast() }
             case 0x2C:
                 if !counts.isEmpty {

@@ -16,6 +16,18 @@ public enum MessageCodec {
         Frame.encode(encode(message))
     }
 
+    /// The frame carrying `message`, after checking that the receiver will accept it: the payload
+    /// fits in a frame and respects the JSON limits. Throws `ProtocolError.limitExceeded` otherwise,
+    /// so a sender never transmits a message its peer must reject (nor traps in `Frame.encode`).
+    public static func checkedFrame(_ message: Message) throws -> [UInt8] {
+        let payload = encode(message)
+        guard payload.count <= ProtocolLimits.maxFramePayload else {
+            throw ProtocolError.limitExceeded("a \(message.type) message of \(payload.count) bytes does not fit in a frame of \(ProtocolLimits.maxFramePayload) bytes")
+        }
+        try JSONGuard.check(payload)
+        return Frame.encode(payload)
+    }
+
     public static func decode(_ payload: [UInt8]) throws -> Message {
         try JSONGuard.check(payload)
         let data = Data(payload)

@@ -43,8 +43,12 @@ public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
         case .versionMismatch(let local, let remote, let software):
             return "protocol version mismatch: this side speaks \(local), remote \(software) speaks \(remote)"
         case .wrongRole(let expected, let actual):
-            return "remote program is an \(actual), expected an \(expected)"
+            return "remote program is \(article(actual)) \(actual), expected \(article(expected)) \(expected)"
         }
+    }
+
+    private func article(_ word: String) -> String {
+        word.first.map { "aeiou".contains($0) } == true ? "an" : "a"
     }
 
     public var hint: String {

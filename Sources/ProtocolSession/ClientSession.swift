@@ -12,9 +12,13 @@ public final class ClientSession {
     private var nextID: UInt64 = 1
     private var closedTermination: ChannelTermination?
 
-    public init(channel: ByteChannel, host: String) {
+    /// The protocol version this side speaks (other values only in tests).
+    public let protocolVersion: Int
+
+    public init(channel: ByteChannel, host: String, protocolVersion: Int = AKVersion.protocolVersion) {
         self.host = host
         self.framed = FramedChannel(channel)
+        self.protocolVersion = protocolVersion
     }
 
     /// Reads the remote's greeting, checks role and version, and answers with ours.
@@ -28,15 +32,15 @@ public final class ClientSession {
             if case .error(let e) = message { throw RemoteError(host: host, e) }
             throw fail(.outOfSequence("expected a hello, got \(message.type)"))
         }
-        guard hello.protocolVersion == AKVersion.protocolVersion else {
-            throw fail(.versionMismatch(local: AKVersion.protocolVersion, remote: hello.protocolVersion,
+        guard hello.protocolVersion == protocolVersion else {
+            throw fail(.versionMismatch(local: protocolVersion, remote: hello.protocolVersion,
                                         remoteSoftware: "\(hello.role.rawValue) \(hello.software)"))
         }
         guard hello.role == role else {
             throw fail(.wrongRole(expected: role.rawValue, actual: hello.role.rawValue))
         }
         remoteHello = hello
-        try send(.hello(Hello(role: .controller, host: localHost)))
+        try send(.hello(Hello(role: .controller, protocolVersion: protocolVersion, host: localHost)))
         return hello
     }
 

@@ -33,7 +33,25 @@ public final class FramedChannel {
         } else {
             precondition(openOutgoingData == nil, "control message inside a data stream")
         }
-        try channel.write(MessageCodec.frame(message))
+        let frame: [UInt8]
+        do {
+            frame = try MessageCodec.checkedFrame(message)
+        } catch let error as ProtocolError {
+            if case .data = message { openOutgoingData = nil }
+            throw OutgoingLimitError(messageType: message.type, error: error)
+        }
+        try channel.write(frame)
+    }
+
+    /// The request whose incoming data stream is open (a `data` message was received, its empty end frame not yet).
+    public var incomingDataID: UInt64? { openIncomingData }
+
+    /// Reads and discards the rest of the open incoming data stream, if any.
+    public func discardIncomingData() throws {
+        while openIncomingData != nil {
+            guard let item = try receive() else { return }
+            if case .message = item { return }
+        }
     }
 
     /// Sends raw bytes of the open data stream, split into frames no larger than the limit.
@@ -82,6 +100,16 @@ public final class FramedChannel {
             if bytes.isEmpty { ended = true } else { decoder.push(bytes) }
         }
     }
+}
+
+/// A message this side was about to send breaks a protocol limit (a bug or an oversized answer):
+/// it was not sent, and the session can go on.
+public struct OutgoingLimitError: HintedError, CustomStringConvertible {
+    public var messageType: String
+    public var error: ProtocolError
+    public var summary: String { "not sending \(messageType): \(error.description)" }
+    public var hint: String { "this is a bug in akbackup: an answer must stay within the protocol limits (protocol/PROTOCOL.md)" }
+    public var description: String { summary }
 }
 
 extension ProtocolError {

@@ -55,6 +55,8 @@ public final class ServerSession {
                     return reject(.outOfSequence("second hello"))
                 case .cancel:
                     continue  // nothing is running between requests: cancelling it is a no-op
+                case .probeResult, .progress, .error:
+                    return reject(.outOfSequence("\(message.type) is sent by the remote program, not to it"))
                 default:
                     do {
                         try handler(message, self)
@@ -66,11 +68,18 @@ public final class ServerSession {
                     } catch let e as TransportError {
                         log("link lost: \(e.message)")
                         return .linkLost
+                    } catch let e as OutgoingLimitError {
+                        log(e.summary)
+                        try framed.send(.error(ErrorMessage(id: message.requestID, code: .internalError, message: e.summary, hint: e.hint)))
                     } catch let e as HintedError {
                         try sendError(ErrorMessage(id: message.requestID, code: .failed, message: e.summary, hint: e.hint))
                     } catch {
                         try sendError(ErrorMessage(id: message.requestID, code: .internalError, message: "\(error)",
                                                             hint: "this is a bug in akbackup; the \(hello.role.rawValue)'s log has details"))
+                    }
+                    // A data stream the handler did not read to its end is skipped, so its raw frames are not taken for messages.
+                    if case .data(let header) = message, framed.incomingDataID == header.id {
+                        try framed.discardIncomingData()
                     }
                 }
             }

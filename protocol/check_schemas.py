@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Validates the protocol's golden vectors against protocol/schema/*.schema.json.
+
+- every control frame in vectors/valid/*.hex must be a JSON object valid against the schema of
+  its `type`, and carry no field the schema does not list (the reference encoder sends none);
+  frames after a `data` message are raw bytes up to the empty frame and are skipped;
+- every message type has a schema and at least one valid vector;
+- every vectors/invalid/*.hex expected to be `invalidJSON` that parses as a JSON object of a known
+  type must be rejected by its schema (so the schemas are not looser than the decoder).
+
+Exit 0 when all hold, 1 on a failure, 3 when the jsonschema package is missing.
+"""
+import json
+import os
+import sys
+
+try:
+    import jsonschema
+except ImportError:
+    print("check_schemas: the jsonschema package is not installed (pip install jsonschema)", file=sys.stderr)
+    sys.exit(3)
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+TYPES = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data"]
+
+
+def frames(data: bytes):
+    i, out = 0, []
+    while i + 4 <= len(data):
+        n = int.from_bytes(data[i:i + 4], "big")
+        out.append(data[i + 4:i + 4 + n])
+        i += 4 + n
+    return out
+
+
+def read_hex(path):
+    text = "".join(line.split("#", 1)[0] for line in open(path).read().splitlines())
+    return bytes.fromhex("".join(text.split()))
+
+
+def control_payloads(data: bytes):
+    in_data = False
+    for payload in frames(data):
+        if in_data:
+            in_data = len(payload) > 0
+            continue
+        yield payload
+        try:
+            in_data = json.loads(payload).get("type") == "data"
+        except Exception:
+            pass
+
+
+def main() -> int:
+    failures = []
+    schemas = {}
+    for t in TYPES:
+        path = os.path.join(ROOT, "schema", f"{t}.schema.json")
+        with open(path) as f:
+            schema = json.load(f)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        schemas[t] = jsonschema.Draft202012Validator(schema)
+
+    seen = set()
+    valid_dir = os.path.join(ROOT, "vectors", "valid")
+    count = 0
+    for name in sorted(os.listdir(valid_dir)):
+        if not name.endswith(".hex"):
+            continue
+        for payload in control_payloads(read_hex(os.path.join(valid_dir, name))):
+            count += 1
+            try:
+                msg = json.loads(payload.decode("utf-8"))
+            except Exception as e:
+                failures.append(f"valid/{name}: not UTF-8 JSON: {e}")
+                continue
+            t = msg.get("type") if isinstance(msg, dict) else None
+            if t not in schemas:
+                failures.append(f"valid/{name}: no schema for type {t!r}")
+                continue
+            seen.add(t)
+            for err in schemas[t].iter_errors(msg):
+                failures.append(f"valid/{name}: {err.json_path}: {err.message}")
+            extra = set(msg) - set(schemas[t].schema["properties"])
+            if extra:
+                failures.append(f"valid/{name}: fields not in the {t} schema: {sorted(extra)}")
+    for t in TYPES:
+        if t not in seen:
+            failures.append(f"no valid vector for type {t}")
+
+    invalid_dir = os.path.join(ROOT, "vectors", "invalid")
+    checked_invalid = 0
+    for name in sorted(os.listdir(invalid_dir)):
+        if not name.endswith(".hex"):
+            continue
+        with open(os.path.join(invalid_dir, name[:-4] + ".expect")) as f:
+            if f.read().strip() != "invalidJSON":
+                continue
+        for payload in frames(read_hex(os.path.join(invalid_dir, name))):
+            try:
+                msg = json.loads(payload.decode("utf-8"))
+            except Exception:
+                continue
+            if not isinstance(msg, dict) or msg.get("type") not in schemas:
+                continue
+            if schemas[msg["type"]].is_valid(msg):
+                continue
+            checked_invalid += 1
+            break
+        else:
+            # None of its frames was an object of a known type that the schema rejects: fine only if
+            # the JSON itself is broken (then no schema is involved).
+            try:
+                objs = [json.loads(p.decode("utf-8")) for p in frames(read_hex(os.path.join(invalid_dir, name)))]
+            except Exception:
+                continue
+            if any(isinstance(o, dict) and o.get("type") in schemas for o in objs) and \
+                    all(not isinstance(o, dict) or o.get("type") not in schemas or schemas[o["type"]].is_valid(o) for o in objs):
+                failures.append(f"invalid/{name}: the decoder rejects it but every schema accepts it")
+
+    for f in failures:
+        print("FAIL", f)
+    print(f"check_schemas: {count} valid control frames, {len(seen)}/{len(TYPES)} types, "
+          f"{checked_invalid} invalid vectors rejected by a schema, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
