@@ -193,7 +193,7 @@ enum Lab {
 
     private static func tempFile(_ tag: String) -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("aklab-\(tag)-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
         return url
     }
 }
