@@ -131,7 +131,8 @@ enum Lab {
     }
 
     /// OpenSSH options the tests use: never prompt, only trust known_hosts.
-    static let strictSSH = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"]
+    static let strictSSH = ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "UpdateHostKeys=no",
+                            "-o", "ConnectTimeout=10"]
 
     // MARK: polling
 
