@@ -18,7 +18,7 @@ public struct SSHConnector: Connector {
         options.idleTimeout = TimeInterval(config.idleTimeout)
         let connection = try SSHConnection.open(endpoint: endpoint, command: remote.command, options: options)
         let checks = [
-            Check(name: "connection", ok: true, detail: "\(endpoint.user)@\(connection.remoteAddress) port \(endpoint.port)"),
+            Check(name: "connection", ok: true, detail: "\(endpoint.user)@\(connection.remoteAddress)"),
             Check(name: "host key", ok: true, detail: "\(connection.hostKeyType) \(connection.hostKeyFingerprint) (\(connection.hostKeyStatus))"),
             Check(name: "auth", ok: true, detail: connection.authMethod),
         ]
