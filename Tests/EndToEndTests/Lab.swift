@@ -54,9 +54,21 @@ enum Lab {
         if getuid() != 0 { return "the end-to-end tests must run as root (they use ip netns, runuser, docker)" }
         if !FileManager.default.fileExists(atPath: "/run/netns/\(infraNamespace)") { return "no namespace \(infraNamespace)" }
         if !FileManager.default.fileExists(atPath: "/run/netns/\(nasNamespace)") { return "no namespace \(nasNamespace)" }
-        guard let status = try? run([labScript, "status"], timeout: 30) else { return "could not run \(labScript) status" }
+        // Containers may be settling (e.g. postgres health "starting" after a
+        // test restarted it): give status a bounded while to turn good.
+        let deadline = Date().addingTimeInterval(60)
+        var result = try? run([labScript, "status"], timeout: 30)
+        while let r = result, r.status != 0, Date() < deadline,
+              !r.stdout.contains("DOWN"), !r.stdout.contains("NOT MOUNTED") {
+            Thread.sleep(forTimeInterval: 0.5)
+            result = try? run([labScript, "status"], timeout: 30)
+        }
+        guard let status = result else { return "could not run \(labScript) status" }
         if status.status != 0 {
-            let down = status.stdout.split(separator: "\n").filter { $0.contains("DOWN") || $0.contains("NOT") || $0.contains("exited") }
+            let down = status.stdout.split(separator: "\n").filter {
+                $0.contains("DOWN") || $0.contains("NOT") || ($0.hasPrefix("container") && !$0.hasSuffix(" running")
+                                                                   && !$0.hasSuffix("running/healthy"))
+            }
             return "lab status: " + (down.isEmpty ? "exit \(status.status)" : down.joined(separator: "; "))
         }
         return nil
@@ -156,6 +168,12 @@ enum Lab {
     }
 
     // MARK: docker / stack helpers
+
+    static func containerHealth(_ name: String) throws -> String {
+        let r = try run(["docker", "inspect", "--format", "{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}", name],
+                        timeout: 30)
+        return r.status == 0 ? r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) : "missing"
+    }
 
     static func containerState(_ name: String) throws -> String {
         let r = try run(["docker", "inspect", "--format", "{{.State.Status}}", name], timeout: 30)

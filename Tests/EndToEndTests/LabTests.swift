@@ -108,6 +108,10 @@ final class LabTests: XCTestCase {
         let up = try Lab.runAsAgentInStack(["docker", "compose", "up", "-d", "authentik-server"])
         XCTAssertTrue(up.ok, "\(up)")
         try Lab.waitUntil("authentik-server running", timeout: 30) { try Lab.containerState("authentik-server") == "running" }
+        let ip = try Lab.containerIP("authentik-server")
+        try Lab.waitUntil("authentik-server answers /-/health/live/", timeout: 30) {
+            try Lab.httpStatusFromInfra("http://\(ip):9000/-/health/live/") == 200
+        }
     }
 
     func testReadyEndpointFollowsDatabase() throws {
@@ -130,6 +134,7 @@ final class LabTests: XCTestCase {
         try Lab.waitUntil("ready endpoint 200 after the database is back", timeout: 60) {
             try Lab.httpStatusFromInfra(ready) == 200
         }
+        try Lab.waitUntil("authentik-postgres healthy again", timeout: 60) { try Lab.containerHealth("authentik-postgres") == "healthy" }
     }
 
     // MARK: sample data
