@@ -147,6 +147,20 @@ public enum Message: Equatable, Sendable {
     case listResult(ListResult)
     case verify(VerifyRequest)
     case verifyResult(VerifyResult)
+    case fetch(FetchRequest)
+    case fetchStarted(FetchStarted)
+    case fetchResult(FetchResult)
+    case restore(RestoreRequest)
+    case restoreReady(RestoreReady)
+    case restoreResult(RestoreResult)
+    case undo(UndoRequest)
+    case databases(DatabasesRequest)
+    case databasesResult(DatabasesResult)
+    case dropDatabase(DropDatabaseRequest)
+    case receiptStore(ReceiptStore)
+    case receipts(ReceiptsRequest)
+    case receiptsResult(ReceiptsResult)
+    case done(Done)
 
     public var type: String {
         switch self {
@@ -169,6 +183,20 @@ public enum Message: Equatable, Sendable {
         case .listResult: return "list.result"
         case .verify: return "verify"
         case .verifyResult: return "verify.result"
+        case .fetch: return "fetch"
+        case .fetchStarted: return "fetch.started"
+        case .fetchResult: return "fetch.result"
+        case .restore: return "restore"
+        case .restoreReady: return "restore.ready"
+        case .restoreResult: return "restore.result"
+        case .undo: return "undo"
+        case .databases: return "databases"
+        case .databasesResult: return "databases.result"
+        case .dropDatabase: return "drop-database"
+        case .receiptStore: return "receipt.store"
+        case .receipts: return "receipts"
+        case .receiptsResult: return "receipts.result"
+        case .done: return "done"
         }
     }
 
@@ -194,11 +222,26 @@ public enum Message: Equatable, Sendable {
         case .listResult(let m): return m.id
         case .verify(let m): return m.id
         case .verifyResult(let m): return m.id
+        case .fetch(let m): return m.id
+        case .fetchStarted(let m): return m.id
+        case .fetchResult(let m): return m.id
+        case .restore(let m): return m.id
+        case .restoreReady(let m): return m.id
+        case .restoreResult(let m): return m.id
+        case .undo(let m): return m.id
+        case .databases(let m): return m.id
+        case .databasesResult(let m): return m.id
+        case .dropDatabase(let m): return m.id
+        case .receiptStore(let m): return m.id
+        case .receipts(let m): return m.id
+        case .receiptsResult(let m): return m.id
+        case .done(let m): return m.id
         }
     }
 
     public static let knownTypes = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data",
                                     "backup", "backup.started", "backup.result", "upload", "upload.ready",
                                     "upload.commit", "upload.abort", "upload.result", "list", "list.result",
-                                    "verify", "verify.result"]
+                                    "verify", "verify.result",
+                                    "fetch", "fetch.started", "fetch.result", "restore", "restore.ready", "restore.result", "undo", "databases", "databases.result", "drop-database", "receipt.store", "receipts", "receipts.result", "done"]
 }

@@ -19,6 +19,10 @@ public struct AgentConfig: Equatable, Sendable {
     public var database = "authentik"
     public var dbUser = "authentik"
     public var docker = "docker"
+    /// How compose is invoked: the v2 plugin by default, `["docker-compose"]` for v1.
+    public var composeCommand = ["docker", "compose"]
+    /// The ready endpoint; empty means http://<server container IP>:9000/-/health/ready/.
+    public var healthURL = ""
     public var stateDir = "/var/lib/akbackup-agent"
 
     public init() {}
@@ -26,7 +30,7 @@ public struct AgentConfig: Equatable, Sendable {
     static let keys: Set<String> = [
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
-        "database", "db_user", "docker", "state_dir",
+        "database", "db_user", "docker", "compose_command", "health_url", "state_dir",
     ]
 
     /// Loads `path`; a missing file means all defaults.
@@ -46,6 +50,8 @@ public struct AgentConfig: Equatable, Sendable {
         if let v = try file.string("database") { c.database = v }
         if let v = try file.string("db_user") { c.dbUser = v }
         if let v = try file.string("docker") { c.docker = v }
+        if let v = try file.strings("compose_command") { c.composeCommand = v }
+        if let v = try file.string("health_url") { c.healthURL = v }
         if let v = try file.string("state_dir") { c.stateDir = v }
         return c
     }
@@ -81,6 +87,8 @@ public struct AgentConfig: Equatable, Sendable {
         #database = "\(d.database)"
         #db_user = "\(d.dbUser)"
         #docker = "\(d.docker)"
+        #compose_command = ["docker", "compose"]   # ["docker-compose"] for Compose v1
+        #health_url = ""                 # empty: http://<authentik-server IP>:9000/-/health/ready/
         #state_dir = "\(d.stateDir)"
 
         """

@@ -118,6 +118,12 @@ public struct AgentHost {
             if r.status == 0, fields.count == 2, let size = Int64(fields[1]) {
                 checks.append(Check(name: "postgres", ok: true,
                                     detail: "PostgreSQL \(fields[0]), database \(config.database) \(ByteFormat.human(size))"))
+                checks.append(Check(name: "authentik version", ok: true, detail: runningAuthentikVersion() ?? "unknown (no image label)"))
+                if let own = try? akbackupDatabases(password: password), !own.isEmpty {
+                    checks.append(Check(name: "akbackup databases", ok: true,
+                                        detail: own.map { "\($0.name) (\(ByteFormat.human($0.sizeBytes)))" }.joined(separator: ", "),
+                                        hint: "undo points of past restores; remove one with `akbackup drop-database NAME`"))
+                }
             } else {
                 checks.append(Check(name: "postgres", ok: false, detail: "query failed: \(r.stderrLastLine)",
                                     hint: "check database = \"\(config.database)\" and db_user = \"\(config.dbUser)\" in \(AgentConfig.defaultPath)"))

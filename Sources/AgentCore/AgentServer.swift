@@ -7,7 +7,7 @@ import Transport
 
 /// `akbackup-agent serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum AgentServer {
-    public static let capabilities = ["probe", "backup"]
+    public static let capabilities = ["probe", "backup", "restore", "undo", "databases", "drop-database"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel = StdioChannel()) -> Int32 {
@@ -33,6 +33,9 @@ public enum AgentServer {
             return 1
         }
         let agentHost = AgentHost(config: config)
+        func restoreJob(_ session: ServerSession) -> RestoreJob {
+            RestoreJob(host: agentHost, hostName: host, controller: session.peer?.host ?? "unknown", log: log)
+        }
         let outcome = session.run { message, session in
             switch message {
             case .probe(let request):
@@ -40,6 +43,15 @@ public enum AgentServer {
             case .backup(let request):
                 try BackupJob(host: agentHost, hostName: host, controller: session.peer?.host ?? "unknown")
                     .run(request, session: session)
+            case .restore(let request):
+                try restoreJob(session).run(request, session: session)
+            case .undo(let request):
+                try restoreJob(session).undo(request, session: session)
+            case .databases(let request):
+                let password = try agentHost.secret()
+                try session.send(.databasesResult(DatabasesResult(id: request.id, databases: try restoreJob(session).ownDatabases(password: password))))
+            case .dropDatabase(let request):
+                try restoreJob(session).drop(request, session: session)
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the agent does not handle \(message.type) messages",

@@ -18,6 +18,10 @@ public struct ControllerConfig: Equatable, Sendable {
     public var sshConfigFile: String?
     public var connectTimeout: Int?
     public var idleTimeout = 120
+    /// `akbackup status` fails when the newest backup is older than this.
+    public var maxBackupAgeHours = 26
+    /// `akbackup status` fails when the last good restore test is older than this (quarterly).
+    public var maxRestoreTestAgeDays = 92
     /// Where this file came from, for messages.
     public var source = "defaults"
 
@@ -30,6 +34,7 @@ public struct ControllerConfig: Equatable, Sendable {
     static let keys: Set<String> = [
         "agent.host", "agent.command", "receiver.host", "receiver.command",
         "ssh.config_file", "ssh.connect_timeout", "ssh.idle_timeout",
+        "status.max_backup_age_hours", "status.max_restore_test_age_days",
     ]
 
     /// The config file to read: `--config`, then `$AKBACKUP_CONFIG`, then ~/.config/akbackup/config.toml.
@@ -55,6 +60,8 @@ public struct ControllerConfig: Equatable, Sendable {
         if let v = try file.string("ssh.config_file") { c.sshConfigFile = v }
         if let v = try file.integer("ssh.connect_timeout") { c.connectTimeout = v }
         if let v = try file.integer("ssh.idle_timeout") { c.idleTimeout = v }
+        if let v = try file.integer("status.max_backup_age_hours") { c.maxBackupAgeHours = v }
+        if let v = try file.integer("status.max_restore_test_age_days") { c.maxRestoreTestAgeDays = v }
         for key in ["agent.host", "receiver.host"] {
             if let v = try file.string(key), v.isEmpty || v.hasPrefix("-") || v.contains(where: { $0 == " " || $0 == "\n" }) {
                 throw ConfigError(file: path, line: file.lines[key], message: "key \"\(key)\" is not a host name: \"\(v)\"",

@@ -36,11 +36,13 @@ public enum ProcessRunner {
 
     /// Runs `arguments` to completion, capturing output. `stdin` is written and closed first.
     public static func run(_ arguments: [String], extraEnvironment: [String: String] = [:],
-                           stdin: [UInt8]? = nil, timeout: TimeInterval = 120) throws -> ProcessResult {
+                           stdin: [UInt8]? = nil, timeout: TimeInterval = 120,
+                           currentDirectory: String? = nil) throws -> ProcessResult {
         guard let executable = locate(arguments[0]) else { throw NotFound(program: arguments[0]) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = Array(arguments.dropFirst())
+        if let dir = currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: dir) }
         if !extraEnvironment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { _, new in new }
         }
@@ -54,11 +56,11 @@ public enum ProcessRunner {
             try? inPipe.fileHandleForWriting.close()
         }
         let group = DispatchGroup()
-        var out = Data(), err = Data()
+        let out = DataBox(), err = DataBox()
         group.enter()
-        DispatchQueue.global().async { out = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { out.data = outPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.enter()
-        DispatchQueue.global().async { err = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async { err.data = errPipe.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         var timedOut = false
         if group.wait(timeout: .now() + timeout) == .timedOut {
             timedOut = true
@@ -66,6 +68,11 @@ public enum ProcessRunner {
             group.wait()
         }
         process.waitUntilExit()
-        return ProcessResult(status: process.terminationStatus, stdout: [UInt8](out), stderr: [UInt8](err), timedOut: timedOut)
+        return ProcessResult(status: process.terminationStatus, stdout: [UInt8](out.data), stderr: [UInt8](err.data), timedOut: timedOut)
     }
+}
+
+/// Written by one reader thread, read after the DispatchGroup wait: the group orders the accesses.
+private final class DataBox: @unchecked Sendable {
+    var data = Data()
 }

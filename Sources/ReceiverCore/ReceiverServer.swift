@@ -7,7 +7,7 @@ import Transport
 
 /// `akbackup-receiver serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum ReceiverServer {
-    public static let capabilities = ["probe", "upload", "list", "verify"]
+    public static let capabilities = ["probe", "upload", "list", "verify", "fetch", "receipts"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel = StdioChannel()) -> Int32 {
@@ -40,6 +40,12 @@ public enum ReceiverServer {
                                                         freeBytes: store.space()?.free)))
             case .verify(let request):
                 try session.send(.verifyResult(try store.verify(request.name, id: request.id)))
+            case .fetch(let request):
+                try store.serve(request, session: session)
+            case .receiptStore(let request):
+                try session.send(.done(try store.storeReceipt(request)))
+            case .receipts(let request):
+                try session.send(.receiptsResult(ReceiptsResult(id: request.id, receipts: store.receipts())))
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the receiver does not handle \(message.type) messages",

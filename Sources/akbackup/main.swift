@@ -36,7 +36,7 @@ struct AKBackup: ParsableCommand {
         \(ExitStatus.helpText)
         """,
         version: "akbackup \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
-        subcommands: [Backup.self, List.self, Verify.self, Doctor.self, Trust.self]
+        subcommands: [Backup.self, List.self, Verify.self, Restore.self, RestoreTest.self, Status.self, Doctor.self, Trust.self, DropDatabase.self]
     )
 }
 
@@ -133,6 +133,136 @@ struct Verify: ParsableCommand {
             return result.ok ? .ok : .failed
         }
     }
+}
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Restore a backup into the live Authentik database, without ever risking it.",
+        discussion: """
+        The artifact is checked on the NAS, replayed into a staging database while Authentik keeps running,
+        validated against its manifest, then swapped in during a downtime of seconds. If Authentik does not
+        become healthy, the agent swaps the previous database back by itself. The previous database is kept:
+        `akbackup restore --undo` puts it back. Every restore leaves a receipt on the NAS (receipts/) and in
+        ~/.local/state/akbackup/receipts.
+
+        \(ExitStatus.helpText)
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An artifact name, or latest.") var name = "latest"
+    @Flag(help: "Do not ask: restore right away.") var yes = false
+    @Flag(help: "Swap the newest pre-restore database back in.") var undo = false
+    @Flag(help: "The runbook's drop-and-recreate (for hosts without room for two copies); takes a fresh backup first.") var replace = false
+    @Flag(help: "Restore a dump without a manifest (made by hand with the runbook).") var noManifest = false
+    @Flag(help: "Restore even a backup of a newer Authentik than the running one.") var force = false
+    @Option(help: "Seconds to wait for Authentik's ready endpoint after the swap.") var healthTimeout = 120
+    @Flag(help: "Print the receipt as JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            var options = RestoreOptions()
+            options.artifact = name
+            options.mode = replace ? .replace : .swap
+            options.allowNoManifest = noManifest
+            options.force = force
+            options.healthTimeout = healthTimeout
+            let runner = RestoreRunner(config: config, connector: SSHConnector(config: config), options: options)
+            let receipt: Receipt
+            if undo {
+                receipt = try runner.undo()
+            } else {
+                let plan = try runner.plan()
+                if !json { print(plan.render(database: "authentik"), terminator: "") }
+                if !yes {
+                    guard isatty(0) != 0 else {
+                        throw ValidationFailure(summary: "not restoring without a confirmation",
+                                                hint: "run it on a terminal, or pass --yes once you have read the plan")
+                    }
+                    print("Type the database name (authentik) to go ahead: ", terminator: "")
+                    fflush(stdout)
+                    guard readLine()?.trimmingCharacters(in: .whitespaces) == "authentik" else {
+                        print("not restored: nothing was changed")
+                        return .failed
+                    }
+                }
+                receipt = try runner.execute(plan, progress: json ? nil : { print("  \($0)") })
+            }
+            print(json ? renderJSON(receipt) : receipt.summary(), terminator: json ? "\n" : "")
+            return receipt.succeeded ? .ok : .failed
+        }
+    }
+}
+
+struct RestoreTest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore-test",
+        abstract: "The quarterly restore drill: restore into a scratch database, validate, drop it, keep a receipt.",
+        discussion: "Never touches the live database or the services. The receipt is the runbook's evidence.\n\n\(ExitStatus.helpText)")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An artifact name, or latest.") var name = "latest"
+    @Flag(help: "Test a dump without a manifest (made by hand with the runbook).") var noManifest = false
+    @Flag(help: "Print the receipt as JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            var options = RestoreOptions()
+            options.artifact = name
+            options.mode = .test
+            options.allowNoManifest = noManifest
+            let runner = RestoreRunner(config: config, connector: SSHConnector(config: config), options: options)
+            let receipt = try runner.execute(try runner.plan())
+            print(json ? renderJSON(receipt) : receipt.summary(), terminator: json ? "\n" : "")
+            return receipt.succeeded ? .ok : .failed
+        }
+    }
+}
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Last backup, last restore test, NAS space; exits 1 when a backup or a restore test is overdue.",
+        discussion: "Limits: [status] max_backup_age_hours (default 26) and max_restore_test_age_days (default 92) in the config.\n\n\(ExitStatus.helpText)")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            let report = try ControllerCore.Status.run(config: config, connector: SSHConnector(config: config))
+            print(json ? renderJSON(report) : ControllerCore.Status.render(report), terminator: json ? "\n" : "")
+            return report.ok ? .ok : .failed
+        }
+    }
+}
+
+struct DropDatabase: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "drop-database",
+        abstract: "Remove a database akbackup made on infra-core (an old pre-restore undo point); `doctor` lists them.",
+        discussion: ExitStatus.helpText)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "For example authentik_pre_restore_20261129074500.") var name: String
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try global.load()
+            let session = try SSHConnector(config: config).connect(role: .agent, remote: config.agent).session
+            defer { session.close() }
+            let answer = try session.call(.dropDatabase(DropDatabaseRequest(id: session.makeID(), name: name)))
+            if case .done(let d) = answer { print(d.detail) }
+            return .ok
+        }
+    }
+}
+
+/// A refusal on the controller itself, in the same two-line form.
+struct ValidationFailure: HintedError {
+    var summary: String
+    var hint: String
 }
 
 func renderJSON<T: Encodable>(_ value: T) -> String {
