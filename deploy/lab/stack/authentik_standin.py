@@ -2,7 +2,9 @@
 """Tiny stand-in for authentik-server's health endpoints (akbackup lab).
 
 GET /-/health/live/   always 200
-GET /-/health/ready/  200 while the database answers `select 1`, else 503
+GET /-/health/ready/  200 while the database answers, else 503. A database holding the table
+                      public.akbackup_lab_unhealthy counts as broken: restore tests use it to make
+                      a restored database that never becomes healthy.
 GET /-/version/       {"version": AUTHENTIK_VERSION}
 
 The database password comes from the environment and is handed to psql via
@@ -26,7 +28,7 @@ def database_ready():
         "-h", os.environ.get("AUTHENTIK_POSTGRESQL__HOST", "authentik-postgres"),
         "-U", os.environ.get("AUTHENTIK_POSTGRESQL__USER", "authentik"),
         "-d", os.environ.get("AUTHENTIK_POSTGRESQL__NAME", "authentik"),
-        "-c", "select 1",
+        "-c", "select (to_regclass('public.akbackup_lab_unhealthy') is null)::int",
     ]
     try:
         r = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL,
