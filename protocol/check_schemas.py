@@ -5,6 +5,8 @@
   its `type`, and carry no field the schema does not list (the reference encoder sends none);
   frames after a `data` message are raw bytes up to the empty frame and are skipped;
 - every message type has a schema and at least one valid vector;
+- schema/manifest.schema.json (the NAME.json file beside each artifact, also referenced by
+  upload.commit and list.result) is valid, and so is every vectors/manifest/*.json against it;
 - every vectors/invalid/*.hex expected to be `invalidJSON` that parses as a JSON object of a known
   type must be rejected by its schema (so the schemas are not looser than the decoder).
 
@@ -16,12 +18,18 @@ import sys
 
 try:
     import jsonschema
+    from referencing import Registry, Resource
 except ImportError:
     print("check_schemas: the jsonschema package is not installed (pip install jsonschema)", file=sys.stderr)
     sys.exit(3)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-TYPES = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data"]
+TYPES = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data",
+         "backup", "backup.started", "backup.result", "upload", "upload.ready",
+         "upload.commit", "upload.abort", "upload.result", "list", "list.result",
+         "verify", "verify.result"]
+# Schemas that are not message types; messages refer to them with "$ref".
+SHARED = ["manifest"]
 
 
 def frames(data: bytes):
@@ -53,13 +61,33 @@ def control_payloads(data: bytes):
 
 def main() -> int:
     failures = []
-    schemas = {}
-    for t in TYPES:
+    raw = {}
+    for t in TYPES + SHARED:
         path = os.path.join(ROOT, "schema", f"{t}.schema.json")
         with open(path) as f:
-            schema = json.load(f)
-        jsonschema.Draft202012Validator.check_schema(schema)
-        schemas[t] = jsonschema.Draft202012Validator(schema)
+            raw[t] = json.load(f)
+        jsonschema.Draft202012Validator.check_schema(raw[t])
+    # "$ref": "manifest.schema.json" resolves against each schema's $id.
+    registry = Registry().with_resources(
+        (s["$id"], Resource.from_contents(s)) for s in raw.values())
+    schemas = {t: jsonschema.Draft202012Validator(raw[t], registry=registry) for t in TYPES}
+    manifest_schema = jsonschema.Draft202012Validator(raw["manifest"], registry=registry)
+
+    manifest_dir = os.path.join(ROOT, "vectors", "manifest")
+    manifests = 0
+    for name in sorted(os.listdir(manifest_dir)) if os.path.isdir(manifest_dir) else []:
+        if not name.endswith(".json"):
+            continue
+        manifests += 1
+        with open(os.path.join(manifest_dir, name), encoding="utf-8") as f:
+            doc = json.load(f)
+        for err in manifest_schema.iter_errors(doc):
+            failures.append(f"manifest/{name}: {err.json_path}: {err.message}")
+        extra = set(doc) - set(raw["manifest"]["properties"])
+        if extra:
+            failures.append(f"manifest/{name}: fields not in the manifest schema: {sorted(extra)}")
+    if manifests == 0:
+        failures.append("no example manifest in vectors/manifest/")
 
     seen = set()
     valid_dir = os.path.join(ROOT, "vectors", "valid")
@@ -121,7 +149,7 @@ def main() -> int:
     for f in failures:
         print("FAIL", f)
     print(f"check_schemas: {count} valid control frames, {len(seen)}/{len(TYPES)} types, "
-          f"{checked_invalid} invalid vectors rejected by a schema, {len(failures)} failures")
+          f"{checked_invalid} invalid vectors rejected by a schema, {manifests} manifest files, {len(failures)} failures")
     return 1 if failures else 0
 
 

@@ -32,7 +32,77 @@ enum ValidCatalogue {
         ("cancel", .cancel(CancelRequest(id: 3))),
         ("progress", .progress(ProgressReport(id: 3, phase: "send", bytes: 1_048_576))),
         ("data", .data(DataHeader(id: 4, stream: "report"))),
+
+        // The backup path (PROTOCOL.md §10): controller → agent.
+        ("backup", .backup(BackupRequest(id: 1, threads: 4))),
+        ("backup_default_threads", .backup(BackupRequest(id: 1))),
+        ("backup_started", .backupStarted(BackupStarted(id: 1, name: Sample.name, startedAt: "2026-01-31T02:00:00Z", source: Sample.source))),
+        ("backup_started_no_authentik", .backupStarted(BackupStarted(id: 1, name: Sample.name, startedAt: "2026-01-31T02:00:00Z",
+                                                                     source: Sample.bareSource))),
+        ("backup_result", .backupResult(BackupResult(id: 1, size: 4_182_530, sha256: Sample.sha256, uncompressedSize: 31_457_280,
+                                                     rowCounts: Sample.rowCounts, finishedAt: "2026-01-31T02:00:07Z",
+                                                     compressionThreads: 4))),
+        ("error_busy", .error(ErrorMessage(id: 1, code: .busy,
+                                           message: "infra-core is busy: backup (pid 4242, since 2026-01-31T01:59:58Z, from laptop) holds the lock",
+                                           hint: "wait for it to finish and try again; the lock is released as soon as that process ends"))),
+        ("error_backup_failed", .error(ErrorMessage(id: 1, code: .failed,
+                                                    message: "pg_dump failed on infra-core: the dump has no completion trailer (\"-- PostgreSQL database dump complete\")",
+                                                    hint: "nothing was published; check the database with `akbackup doctor` and retry"))),
+        // Controller → receiver.
+        ("upload", .upload(UploadRequest(id: 1, name: Sample.name))),
+        ("upload_ready", .uploadReady(UploadReady(id: 1, freeBytes: 1_099_511_627_776))),
+        ("upload_ready_space_unknown", .uploadReady(UploadReady(id: 1, freeBytes: nil))),
+        ("upload_commit", .uploadCommit(UploadCommit(id: 1, size: 4_182_530, sha256: Sample.sha256, manifest: Sample.manifest))),
+        ("upload_abort", .uploadAbort(UploadAbort(id: 1, reason: "infra-core: pg_dump failed on infra-core: pg_dump: error: connection to server failed (exit status 1)"))),
+        ("upload_result", .uploadResult(UploadResult(id: 1, name: Sample.name, size: 4_182_530, sha256: Sample.sha256))),
+        ("error_upload_aborted", .error(ErrorMessage(id: 1, code: .cancelled,
+                                                     message: "upload aborted: infra-core: pg_dump failed on infra-core: pg_dump: error: connection to server failed (exit status 1)",
+                                                     hint: "nothing was kept on the NAS"))),
+        ("error_no_space", .error(ErrorMessage(id: 1, code: .noSpace,
+                                               message: "the NAS ran out of space in /volume1/backups/authentik after 3.0 MiB (0 B free)",
+                                               hint: "free space on the NAS or prune old backups; nothing was kept"))),
+        ("list", .list(ListRequest(id: 1))),
+        ("list_result", .listResult(ListResult(id: 1, artifacts: [
+            ArtifactInfo(name: Sample.name, size: 4_182_530, modifiedAt: "2026-01-31T02:00:08Z", manifest: Sample.manifest),
+            ArtifactInfo(name: "authentik-db-2026-01-15T093000Z.sql.gz", size: 3_990_112, modifiedAt: "2026-01-15T09:31:02Z", manifest: nil),
+        ], freeBytes: 1_099_507_445_246))),
+        ("list_result_empty", .listResult(ListResult(id: 1, artifacts: [], freeBytes: nil))),
+        ("verify", .verify(VerifyRequest(id: 1, name: Sample.name))),
+        ("verify_latest", .verify(VerifyRequest(id: 1, name: "latest"))),
+        ("verify_result", .verifyResult(VerifyResult(id: 1, name: Sample.name, ok: true, reason: nil, sha256: Sample.sha256,
+                                                     size: 4_182_530, hasManifest: true, rowCounts: Sample.rowCounts))),
+        ("verify_result_corrupt", .verifyResult(VerifyResult(id: 1, name: "authentik-db-2026-01-15T093000Z.sql.gz", ok: false,
+                                                             reason: "the dump ends inside the data of public.authentik_events_event",
+                                                             sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                                                             size: 3_990_112, hasManifest: false, rowCounts: ["public.authentik_core_user": 17]))),
     ]
+
+    /// Values shared by the backup-path vectors.
+    enum Sample {
+        static let name = "authentik-db-2026-01-31T020000Z.sql.gz"
+        static let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        static let source = SourceFacts(host: "infra-core", database: "authentik",
+                                        postgresVersion: "16.6 (Debian 16.6-1.pgdg120+1)",
+                                        pgDumpVersion: "pg_dump (PostgreSQL) 16.6 (Debian 16.6-1.pgdg120+1)",
+                                        authentikVersion: "2025.10.1",
+                                        latestMigration: "authentik_core.0048_delete_oldauthenticatedsession_content_type")
+        /// A database without Authentik's tables (or before its first migration).
+        static let bareSource = SourceFacts(host: "infra-core", database: "authentik", postgresVersion: "16.6",
+                                            pgDumpVersion: "pg_dump (PostgreSQL) 16.6", authentikVersion: nil, latestMigration: nil)
+        static let rowCounts: [String: Int64] = ["public.authentik_core_user": 17, "public.authentik_events_event": 48_211,
+                                                 "public.django_migrations": 812, "public.\"Quoted Table\"": 0]
+        static let manifest = Manifest(name: name, sha256: sha256, size: 4_182_530, uncompressedSize: 31_457_280,
+                                       startedAt: "2026-01-31T02:00:00Z", finishedAt: "2026-01-31T02:00:07Z", source: source,
+                                       rowCounts: rowCounts, compression: "gzip -6, 4 thread(s), independent members",
+                                       software: "0.1.0")
+        /// NAME.json as the receiver writes it (ReceiverCore/Upload.swift, publish): pretty-printed, sorted keys, `/` unescaped.
+        static var manifestFile: String {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return String(decoding: try! encoder.encode(manifest), as: UTF8.self)
+        }
+        static let manifestFileName = "authentik-db-2026-01-31T020000Z.json"
+    }
 
     /// A data stream: header, two raw frames, the empty end frame.
     static let dataStream: [UInt8] = {
@@ -58,6 +128,13 @@ final class VectorTests: XCTestCase {
                 try text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
             }
         }
+        let manifestURL = Repo.vectors.appendingPathComponent("manifest").appendingPathComponent(ValidCatalogue.Sample.manifestFileName)
+        if writing {
+            try FileManager.default.createDirectory(at: manifestURL.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try (ValidCatalogue.Sample.manifestFile + "\n").write(to: manifestURL, atomically: true, encoding: .utf8)
+        }
+        XCTAssertEqual(try? String(contentsOf: manifestURL, encoding: .utf8), ValidCatalogue.Sample.manifestFile + "\n",
+                       "protocol/vectors/manifest/\(ValidCatalogue.Sample.manifestFileName) is not what the receiver writes")
         let onDisk = try Repo.hexFiles("valid").map(\.lastPathComponent)
         XCTAssertEqual(Set(onDisk), Set(expected.keys), "protocol/vectors/valid/ and the catalogue differ; regenerate with AKPROTO_WRITE_VECTORS=1")
         for (name, text) in expected {

@@ -13,6 +13,34 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "invalid")
 
 HELLO = b'{"capabilities":["probe"],"host":"infra-core","protocol":1,"role":"agent","software":"0.1.0","type":"hello"}'
 
+# Canonical payloads of the backup-path messages (as in vectors/valid/), to break one field at a time.
+SHA = b"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+NAME = b"authentik-db-2026-01-31T020000Z.sql.gz"
+SOURCE = b'{"database":"authentik","host":"infra-core","pgDumpVersion":"pg_dump (PostgreSQL) 16.6","postgresVersion":"16.6"}'
+STARTED = b'{"id":1,"name":"' + NAME + b'","source":' + SOURCE + b',"startedAt":"2026-01-31T02:00:00Z","type":"backup.started"}'
+RESULT = (b'{"compressionThreads":4,"finishedAt":"2026-01-31T02:00:07Z","id":1,"rowCounts":{"public.authentik_core_user":17},'
+          b'"sha256":"' + SHA + b'","size":4182530,"type":"backup.result","uncompressedSize":31457280}')
+MANIFEST = (b'{"compression":"gzip -6, 4 thread(s), independent members","finishedAt":"2026-01-31T02:00:07Z",'
+            b'"format":"akbackup-manifest-1","name":"' + NAME + b'","rowCounts":{},"sha256":"' + SHA + b'","size":4182530,'
+            b'"software":"0.1.0","source":' + SOURCE + b',"startedAt":"2026-01-31T02:00:00Z","uncompressedSize":31457280}')
+COMMIT = b'{"id":1,"manifest":' + MANIFEST + b',"sha256":"' + SHA + b'","size":4182530,"type":"upload.commit"}'
+UPLOAD_RESULT = b'{"id":1,"name":"' + NAME + b'","sha256":"' + SHA + b'","size":4182530,"type":"upload.result"}'
+LIST_RESULT = (b'{"artifacts":[{"manifest":' + MANIFEST + b',"modifiedAt":"2026-01-31T02:00:08Z","name":"' + NAME +
+               b'","size":4182530}],"freeBytes":1,"id":1,"type":"list.result"}')
+VERIFY_RESULT = (b'{"hasManifest":true,"id":1,"name":"' + NAME + b'","ok":true,"rowCounts":{},"sha256":"' + SHA +
+                 b'","size":4182530,"type":"verify.result"}')
+
+
+def without(payload: bytes, member: bytes) -> bytes:
+    """`payload` with the member `member` (e.g. b'"source":{...},') removed; it must occur exactly once."""
+    assert payload.count(member) == 1, member
+    return payload.replace(member, b"")
+
+
+def replaced(payload: bytes, old: bytes, new: bytes) -> bytes:
+    assert payload.count(old) == 1, old
+    return payload.replace(old, new)
+
 
 def frame(payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + payload
@@ -45,6 +73,27 @@ VECTORS = {
     "unknown_role": (frame(HELLO.replace(b'"role":"agent"', b'"role":"admin"')), "invalidJSON"),
     "negative_id_after_hello": (frame(HELLO) + frame(b'{"checks":[],"id":-1,"type":"probe.result"}'), "invalidJSON"),
     "unknown_type": (frame(b'{"id":1,"type":"backup.start"}'), "unknownMessageType"),
+    # --- backup path: a field missing, of the wrong type or out of range (after a valid hello) ---
+    "backup_started_missing_source": (frame(HELLO) + frame(without(STARTED, b'"source":' + SOURCE + b',')), "invalidJSON"),
+    "backup_started_source_missing_host": (frame(HELLO) + frame(without(STARTED, b'"host":"infra-core",')), "invalidJSON"),
+    "backup_result_size_string": (frame(HELLO) + frame(replaced(RESULT, b'"size":4182530', b'"size":"4182530"')), "invalidJSON"),
+    "backup_result_size_over_int64": (frame(HELLO) + frame(replaced(RESULT, b'"size":4182530', b'"size":9223372036854775808')), "invalidJSON"),
+    "backup_result_row_count_string": (frame(HELLO) + frame(replaced(RESULT, b'"public.authentik_core_user":17', b'"public.authentik_core_user":"17"')), "invalidJSON"),
+    "backup_result_missing_sha256": (frame(HELLO) + frame(without(RESULT, b'"sha256":"' + SHA + b'",')), "invalidJSON"),
+    "upload_ready_missing_id": (frame(HELLO) + frame(b'{"freeBytes":1099511627776,"type":"upload.ready"}'), "invalidJSON"),
+    "upload_ready_free_bytes_string": (frame(HELLO) + frame(b'{"freeBytes":"1 TiB","id":1,"type":"upload.ready"}'), "invalidJSON"),
+    "upload_result_missing_name": (frame(HELLO) + frame(without(UPLOAD_RESULT, b'"name":"' + NAME + b'",')), "invalidJSON"),
+    "list_result_artifacts_object": (frame(HELLO) + frame(b'{"artifacts":{},"id":1,"type":"list.result"}'), "invalidJSON"),
+    "list_result_artifact_missing_size": (frame(HELLO) + frame(replaced(LIST_RESULT, b',"size":4182530}]', b'}]')), "invalidJSON"),
+    "list_result_manifest_missing_format": (frame(HELLO) + frame(without(LIST_RESULT, b'"format":"akbackup-manifest-1",')), "invalidJSON"),
+    "verify_result_ok_string": (frame(HELLO) + frame(replaced(VERIFY_RESULT, b'"ok":true', b'"ok":"true"')), "invalidJSON"),
+    "verify_result_missing_row_counts": (frame(HELLO) + frame(without(VERIFY_RESULT, b'"rowCounts":{},')), "invalidJSON"),
+    # Messages the controller sends: the decoder is the same on both sides and rejects these before any sequence check.
+    "backup_threads_string": (frame(HELLO) + frame(b'{"id":1,"threads":"4","type":"backup"}'), "invalidJSON"),
+    "upload_commit_manifest_missing_format": (frame(HELLO) + frame(without(COMMIT, b'"format":"akbackup-manifest-1",')), "invalidJSON"),
+    "upload_commit_size_negative_fraction": (frame(HELLO) + frame(replaced(COMMIT, b'"size":4182530,"type"', b'"size":-1.5,"type"')), "invalidJSON"),
+    "upload_abort_missing_reason": (frame(HELLO) + frame(b'{"id":1,"type":"upload.abort"}'), "invalidJSON"),
+    "verify_name_number": (frame(HELLO) + frame(b'{"id":1,"name":1,"type":"verify"}'), "invalidJSON"),
     # --- limits ---
     "deep_nesting": (frame(b'{"type":"hello","x":' + b"[" * 16 + b"]" * 16 + b"}"), "limitExceeded"),
     "long_string": (frame(b'{"type":"hello","host":"' + b"a" * (64 * 1024 + 1) + b'"}'), "limitExceeded"),
@@ -58,6 +107,8 @@ VECTORS = {
     "result_before_hello": (frame(b'{"checks":[],"id":1,"type":"probe.result"}'), "outOfSequence"),
     "second_hello": (frame(HELLO) + frame(HELLO), "outOfSequence"),
     "result_for_other_id": (frame(HELLO) + frame(b'{"checks":[],"id":9,"type":"probe.result"}'), "outOfSequence"),
+    # A well-formed answer of another request's type: the controller asked for a probe (id 1).
+    "upload_ready_as_probe_answer": (frame(HELLO) + frame(b'{"freeBytes":1,"id":1,"type":"upload.ready"}'), "outOfSequence"),
     "data_cut_before_end": (frame(HELLO) + frame(b'{"id":1,"stream":"report","type":"data"}') + frame(b"raw"), "outOfSequence"),
     "version_mismatch": (frame(HELLO.replace(b'"protocol":1', b'"protocol":2')), "versionMismatch"),
     "wrong_role": (frame(HELLO.replace(b'"role":"agent"', b'"role":"receiver"')), "wrongRole"),
