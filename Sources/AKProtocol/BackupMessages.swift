@@ -169,7 +169,8 @@ public struct ArtifactInfo: Codable, Equatable, Sendable {
     public var name: String
     public var size: Int64
     public var modifiedAt: String
-    /// Nil for a dump made by hand with the runbook (no manifest).
+    /// Nil for a dump made by hand with the runbook (no manifest). In list.result its `rowCounts`
+    /// is left empty so a long list fits one message; verify.result carries the full manifest.
     public var manifest: Manifest?
     public init(name: String, size: Int64, modifiedAt: String, manifest: Manifest?) {
         self.name = name
@@ -211,8 +212,10 @@ public struct VerifyResult: Codable, Equatable, Sendable {
     public var size: Int64
     public var hasManifest: Bool
     public var rowCounts: [String: Int64]
+    /// The full manifest (list.result leaves its row counts out to stay small).
+    public var manifest: Manifest?
     public init(id: UInt64, name: String, ok: Bool, reason: String?, sha256: String, size: Int64, hasManifest: Bool,
-                rowCounts: [String: Int64]) {
+                rowCounts: [String: Int64], manifest: Manifest? = nil) {
         self.id = id
         self.name = name
         self.ok = ok
@@ -221,6 +224,7 @@ public struct VerifyResult: Codable, Equatable, Sendable {
         self.size = size
         self.hasManifest = hasManifest
         self.rowCounts = rowCounts
+        self.manifest = manifest
     }
 }
 

@@ -26,7 +26,8 @@ struct BackupJob {
         let name = ArtifactName.make(at: startedAt)
         try session.send(.backupStarted(BackupStarted(id: id, name: name, startedAt: Timestamp.string(startedAt), source: facts)))
 
-        let threads = max(1, request.threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        // Each thread may hold two 1 MiB blocks: the bound keeps memory flat.
+        let threads = min(16, max(1, request.threads ?? ProcessInfo.processInfo.activeProcessorCount))
         let dump = try startPgDump(password: password)
         var hasher = SHA256()
         var size: Int64 = 0

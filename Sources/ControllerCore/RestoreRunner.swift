@@ -76,9 +76,10 @@ public struct RestoreRunner {
                               hint: "pick another backup (`akbackup list`) and run `akbackup verify NAME` on it")
         }
         let listing = try Catalog.list(config: config, connector: connector)
-        guard let artifact = listing.artifacts.first(where: { $0.name == verified.name }) else {
+        guard var artifact = listing.artifacts.first(where: { $0.name == verified.name }) else {
             throw RemoteError(host: config.receiver.host, code: .notFound, message: "\(verified.name) disappeared from the NAS", hint: "run `akbackup list`")
         }
+        artifact.manifest = verified.manifest
         if artifact.manifest == nil && !options.allowNoManifest {
             throw RemoteError(host: config.receiver.host, code: .failed,
                               message: "\(artifact.name) has no manifest (made by hand?): row counts cannot be checked",

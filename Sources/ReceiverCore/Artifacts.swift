@@ -26,11 +26,14 @@ extension BackupStore {
             throw ErrorMessage(id: nil, code: .ioError, message: "cannot read \(directory): \(error.localizedDescription)",
                                hint: "check the receiver login's access to \(directory)")
         }
-        return names.filter(ArtifactName.isValid).sorted(by: >).compactMap { name in
+        // Newest 1,000: bounded so the answer always fits one message.
+        return names.filter(ArtifactName.isValid).sorted(by: >).prefix(1000).compactMap { name in
             var st = stat()
             guard stat(path(name), &st) == 0 else { return nil }
             let modified = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
-            return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: manifest(for: name))
+            var summary = manifest(for: name)
+            summary?.rowCounts = [:]
+            return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: summary)
         }
     }
 
@@ -102,14 +105,19 @@ extension BackupStore {
             reason = "row counts in the dump differ from the manifest's"
         }
         return VerifyResult(id: id, name: name, ok: reason == nil, reason: reason, sha256: digest, size: size,
-                            hasManifest: manifest != nil, rowCounts: inspector.rowCounts)
+                            hasManifest: manifest != nil, rowCounts: inspector.rowCounts, manifest: manifest)
     }
 
     /// Deletes `*.partial` files no live receiver holds (left by a killed receiver or a cut link).
     public func removeStalePartials(log: (String) -> Void) {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for name in names where name.hasSuffix(".partial") && ArtifactName.isValid(String(name.dropLast(8))) {
+        for name in names where name.hasSuffix(".partial") {
+            let base = String(name.dropLast(8))
+            guard ArtifactName.isValid(base) || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix)) else { continue }
             let p = path(name)
+            var st = stat()
+            // A live upload creates its partial file and locks it a moment later: leave young files alone.
+            guard stat(p, &st) == 0, Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) > 2 else { continue }
             let fd = open(p, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {

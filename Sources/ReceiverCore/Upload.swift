@@ -79,6 +79,13 @@ struct UploadJob {
             return
         case .message(.uploadCommit(let commit)) where commit.id == id:
             if let e = writeError { throw e }
+            // The manifest is written next to the artifact under a name derived from it: it must
+            // describe this upload and no other file.
+            guard commit.manifest.name == request.name, commit.manifest.size == commit.size,
+                  commit.manifest.sha256 == commit.sha256 else {
+                throw ErrorMessage(id: id, code: .badRequest, message: "the manifest does not describe \(request.name)",
+                                   hint: "this is a bug in the controller; nothing was kept")
+            }
             guard fsync(fd) == 0 else {
                 throw describeWriteError(errno, needed: 0, written: written, id: id)
             }
@@ -129,7 +136,12 @@ struct UploadJob {
                                hint: "free space on the NAS, then `akbackup verify` checks the artifact's gzip and trailer")
         }
         close(mfd)
-        rename(temp, manifestPath)
+        guard rename(temp, manifestPath) == 0 else {
+            let why = String(cString: strerror(errno))
+            unlink(temp)
+            throw ErrorMessage(id: id, code: .ioError, message: "stored the artifact but could not publish its manifest: \(why)",
+                               hint: "`akbackup verify` still checks the artifact's gzip and trailer")
+        }
         fsyncDirectory()
     }
 
