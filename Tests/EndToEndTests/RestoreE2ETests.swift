@@ -1,0 +1,414 @@
+import Foundation
+import XCTest
+
+/// Restore, restore-test, undo and status against the lab. After every test the live database's
+/// content is compared with what it was: row counts and a content hash per table, sequences and
+/// large objects — never dump text (pg_dump writes random \restrict keys).
+final class RestoreE2ETests: XCTestCase {
+    let akbackup = "/usr/local/bin/akbackup"
+
+    override func setUpWithError() throws {
+        try Lab.require()
+        XCTAssertTrue(Lab.binariesInstalled, "binaries installed in the lab (deploy/lab/lab install)")
+        try RestoreFixture.dropAkbackupDatabases()
+    }
+
+    override func tearDownWithError() throws {
+        guard Lab.whyNotUp() == nil else { return }
+        _ = try? Lab.psql("DROP TABLE IF EXISTS public.akbackup_lab_unhealthy; DELETE FROM authentik_core_user WHERE username LIKE 'e2e-%';")
+        try RestoreFixture.dropAkbackupDatabases()
+        try RestoreFixture.removeCraftedArtifacts()
+    }
+
+    // MARK: the happy paths
+
+    func testRestoreTestLeavesLiveAndServicesUntouchedAndLeavesAReceipt() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let before = try RestoreFixture.liveContent()
+        let serverStarted = try RestoreFixture.startedAt("authentik-server")
+        let localReceipts = Set(RestoreFixture.files(in: Lab.operatorHome + "/.local/state/akbackup/receipts"))
+        let nasReceipts = Set(RestoreFixture.files(in: Lab.nasBackupDir + "/receipts"))
+
+        let r = try Lab.runAsOperator([akbackup, "restore-test", artifact, "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        let receipt = try RestoreFixture.json(r.stdout)
+        XCTAssertEqual(receipt["operation"] as? String, "restore-test")
+        XCTAssertEqual(receipt["outcome"] as? String, "tested")
+        XCTAssertEqual(receipt["artifact"] as? String, artifact)
+        XCTAssertEqual((receipt["validation"] as? [String: Any])?["ok"] as? Bool, true)
+
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted, "the services were never restarted")
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [], "the scratch database was dropped")
+        let newLocal = Set(RestoreFixture.files(in: Lab.operatorHome + "/.local/state/akbackup/receipts")).subtracting(localReceipts)
+        let newNAS = Set(RestoreFixture.files(in: Lab.nasBackupDir + "/receipts")).subtracting(nasReceipts)
+        XCTAssertEqual(newLocal.count, 1, "a local receipt")
+        XCTAssertEqual(newNAS.count, 1, "a receipt on the NAS")
+        XCTAssertEqual(newLocal, newNAS)
+
+        let status = try Lab.runAsOperator([akbackup, "status", "--json"])
+        XCTAssertEqual(status.status, 0, status.description)
+        let report = try RestoreFixture.json(status.stdout)
+        XCTAssertEqual((report["lastRestoreTest"] as? [String: Any])?["artifact"] as? String, artifact)
+    }
+
+    func testRestoreBringsBackTheBackupsContentAndUndoPutsTheOldDatabaseBack() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let atBackup = try RestoreFixture.liveContent()
+        try XCTAssertTrue(Lab.psql("""
+            INSERT INTO authentik_core_user (uuid, username, name, email, password, is_active, attributes, type, path)
+            SELECT gen_random_uuid(), 'e2e-' || g, 'E2E ' || g, 'e2e' || g || '@example.org', 'x', true, '{}'::jsonb, 'internal', 'users'
+              FROM generate_series(1, 3) g;
+            """).ok)
+        let modified = try RestoreFixture.liveContent()
+        XCTAssertNotEqual(modified, atBackup)
+
+        let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        XCTAssertEqual(receipt["outcome"] as? String, "restored")
+        let downtime = try XCTUnwrap(receipt["downtimeSeconds"] as? Double)
+        XCTAssertLessThan(downtime, 30)
+        XCTAssertEqual(try RestoreFixture.liveContent(), atBackup, "live now holds the backup's content")
+        XCTAssertEqual(try Lab.httpStatusFromInfra("http://\(Lab.containerIP("authentik-server")):9000/-/health/ready/"), 200)
+        let pre = try RestoreFixture.akbackupDatabases().filter { $0.hasPrefix("authentik_pre_restore_") }
+        XCTAssertEqual(pre.count, 1, "the previous database is kept for undo")
+
+        let doctor = try Lab.runAsOperator([akbackup, "doctor"])
+        XCTAssertTrue(doctor.stdout.contains(pre[0]), "doctor lists the undo point\n\(doctor.stdout)")
+
+        let undo = try Lab.runAsOperator([akbackup, "restore", "--undo", "--json"], timeout: 300)
+        XCTAssertEqual(undo.status, 0, undo.description)
+        XCTAssertEqual(try RestoreFixture.json(undo.stdout)["outcome"] as? String, "undone")
+        XCTAssertEqual(try RestoreFixture.liveContent(), modified, "undo brought the pre-restore database back")
+
+        let undone = try RestoreFixture.akbackupDatabases().filter { $0.hasPrefix("authentik_undone_") }
+        XCTAssertEqual(undone.count, 1)
+        let drop = try Lab.runAsOperator([akbackup, "drop-database", undone[0]])
+        XCTAssertEqual(drop.status, 0, drop.description)
+        XCTAssertFalse(try RestoreFixture.akbackupDatabases().contains(undone[0]))
+        let refused = try Lab.runAsOperator([akbackup, "drop-database", "authentik"])
+        XCTAssertNotEqual(refused.status, 0, "the live database can never be dropped this way")
+        XCTAssertTrue(refused.stderr.contains("hint:"), refused.description)
+    }
+
+    func testReplaceTakesAnUndoBackupFirstThenRestores() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let atBackup = try RestoreFixture.liveContent()
+        XCTAssertTrue(try Lab.psql("UPDATE authentik_core_user SET name = name || ' (changed)' WHERE id IN (SELECT id FROM authentik_core_user ORDER BY id LIMIT 5);").ok)
+        let changed = try RestoreFixture.liveContent()
+        let before = Set(RestoreFixture.artifacts())
+
+        let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), atBackup)
+        let undoPoint = Set(RestoreFixture.artifacts()).subtracting(before)
+        XCTAssertEqual(undoPoint.count, 1, "a fresh backup was taken first as the undo point")
+
+        // Put the changed content back through the undo point, with the same command.
+        let back = try Lab.runAsOperator([akbackup, "restore", undoPoint.first!, "--yes"], timeout: 300)
+        XCTAssertEqual(back.status, 0, back.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), changed)
+        XCTAssertTrue(try Lab.psql("UPDATE authentik_core_user SET name = replace(name, ' (changed)', '');").ok)
+    }
+
+    // MARK: failures: live untouched
+
+    func testCorruptArtifactIsRefusedBeforeAnyChange() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let corrupt = try RestoreFixture.craft(from: artifact, stamp: "2001-01-01T000000Z") { gz in
+            var bytes = gz
+            bytes[bytes.count / 2] ^= 0x01
+            return bytes
+        }
+        let before = try RestoreFixture.liveContent()
+        let serverStarted = try RestoreFixture.startedAt("authentik-server")
+
+        let r = try Lab.runAsOperator([akbackup, "restore", corrupt, "--yes"], timeout: 300)
+        XCTAssertNotEqual(r.status, 0, r.description)
+        XCTAssertTrue(r.stderr.contains("CORRUPT"), r.description)
+        XCTAssertTrue(r.stderr.contains("hint:"), r.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted)
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+
+        let test = try Lab.runAsOperator([akbackup, "restore-test", corrupt], timeout: 300)
+        XCTAssertNotEqual(test.status, 0, "a restore test of a corrupt artifact fails too")
+    }
+
+    func testDumpWhoseSQLFailsHalfwayDropsStagingAndNeverStopsServices() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        // Valid gzip and a matching manifest hash, but SQL that fails in the middle of the replay.
+        let broken = try RestoreFixture.craft(from: artifact, stamp: "2001-01-02T000000Z") { gz in
+            let sql = try RestoreFixture.gunzip(gz)
+            let text = String(decoding: sql, as: UTF8.self)
+            let cut = text.range(of: "\n\\.\n")!.upperBound
+            let poisoned = String(text[..<cut]) + "SELECT akbackup_no_such_function();\n" + String(text[cut...])
+            return try RestoreFixture.gzip(Array(poisoned.utf8))
+        }
+        let before = try RestoreFixture.liveContent()
+        let serverStarted = try RestoreFixture.startedAt("authentik-server")
+
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 1, r.description)
+        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        XCTAssertEqual(receipt["outcome"] as? String, "failed")
+        XCTAssertTrue((receipt["message"] as? String ?? "").contains("akbackup_no_such_function"), "psql's own error is shown: \(receipt)")
+        XCTAssertNil(receipt["downtimeSeconds"] as? Double, "the services never stopped")
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted)
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [], "the staging database was dropped")
+    }
+
+    func testUnhealthyAfterSwapRollsBackAutomatically() throws {
+        // An artifact whose database the stand-in server refuses to be ready on.
+        XCTAssertTrue(try Lab.psql("CREATE TABLE public.akbackup_lab_unhealthy (x int);").ok)
+        let poisoned = try RestoreFixture.freshBackup()
+        XCTAssertTrue(try Lab.psql("DROP TABLE public.akbackup_lab_unhealthy;").ok)
+        let before = try RestoreFixture.liveContent()
+
+        let r = try Lab.runAsOperator([akbackup, "restore", poisoned, "--yes", "--health-timeout", "8", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 1, r.description)
+        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        XCTAssertEqual(receipt["outcome"] as? String, "rolled-back", "\(receipt)")
+        XCTAssertEqual(try RestoreFixture.liveContent(), before, "the previous database is live again")
+        XCTAssertEqual(try Lab.containerState("authentik-server"), "running")
+        XCTAssertEqual(try Lab.containerState("authentik-worker"), "running")
+        XCTAssertEqual(try Lab.httpStatusFromInfra("http://\(Lab.containerIP("authentik-server")):9000/-/health/ready/"), 200)
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases().filter { $0.hasPrefix("authentik_failed_") }.count, 1,
+                       "the restored database is kept for inspection")
+    }
+
+    func testNewerAuthentikVersionIsRefusedUnlessForced() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let future = try RestoreFixture.craft(from: artifact, stamp: "2001-01-03T000000Z", authentikVersion: "2099.1.0") { $0 }
+        let before = try RestoreFixture.liveContent()
+        let r = try Lab.runAsOperator([akbackup, "restore", future, "--yes"], timeout: 300)
+        XCTAssertNotEqual(r.status, 0, r.description)
+        XCTAssertTrue(r.stderr.contains("2099.1.0") && r.stderr.contains("cannot migrate"), r.description)
+        XCTAssertTrue(r.stderr.contains("--force"), r.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+    }
+
+    func testRestoreIsRefusedWhileAnotherOperationHoldsTheLock() throws {
+        let artifact = try RestoreFixture.freshBackup()
+        let before = try RestoreFixture.liveContent()
+        // Hold the agent's lock the way a running backup does (flock on the same file, as akagent).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["ip", "netns", "exec", Lab.infraNamespace] + Lab.asUser(Lab.agentUser, home: "/home/\(Lab.agentUser)")
+            + ["flock", "--exclusive", "/var/lib/akbackup-agent/operation.lock", "sleep", "60"]
+        try holder.run()
+        defer { holder.terminate(); holder.waitUntilExit() }
+        try Lab.waitUntil("the lock is held", timeout: 20) {
+            let probe = try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, "flock", "--nonblock", "/var/lib/akbackup-agent/operation.lock", "true"])
+            return probe.status != 0
+        }
+        let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes"], timeout: 120)
+        XCTAssertEqual(r.status, 4, r.description)
+        XCTAssertTrue(r.stderr.contains("busy") && r.stderr.contains("lock"), r.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+    }
+
+    func testControllerKilledDuringStreamingLeavesLiveUntouched() throws {
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            let before = try RestoreFixture.liveContent()
+            let serverStarted = try RestoreFixture.startedAt("authentik-server")
+            let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
+            try Lab.waitUntil("the staging database exists", timeout: 120, interval: 0.05) {
+                try RestoreFixture.akbackupDatabases().contains { $0.hasPrefix("authentik_restore_") }
+            }
+            try RestoreFixture.killController()
+            controller.waitUntilExit()
+            try Lab.waitUntil("the agent dropped the staging database", timeout: 60) {
+                try RestoreFixture.akbackupDatabases().isEmpty
+            }
+            XCTAssertEqual(try RestoreFixture.liveContent(), before)
+            XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted, "the services never stopped")
+        }
+    }
+
+    func testControllerKilledDuringTheSwapTheAgentFinishesAndServicesRun() throws {
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            let atBackup = try RestoreFixture.liveContent()
+            XCTAssertTrue(try Lab.psql("INSERT INTO authentik_core_group (group_uuid, name, is_superuser, attributes) VALUES (gen_random_uuid(), 'e2e-group', false, '{}');").ok)
+            let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
+            try Lab.waitUntil("the swap window opened (server stopped)", timeout: 180, interval: 0.05) {
+                try Lab.containerState("authentik-server") != "running"
+            }
+            try RestoreFixture.killController()
+            controller.waitUntilExit()
+            try Lab.waitUntil("the agent finished: services up and ready", timeout: 120) {
+                try Lab.containerState("authentik-server") == "running"
+                    && Lab.httpStatusFromInfra("http://\(Lab.containerIP("authentik-server")):9000/-/health/ready/") == 200
+                    && RestoreFixture.agentLockIsFree()
+            }
+            XCTAssertEqual(try RestoreFixture.liveContent(), atBackup, "the agent completed the restore on its own")
+            XCTAssertEqual(try Lab.containerState("authentik-worker"), "running")
+        }
+    }
+}
+
+/// Helpers for the restore tests: content fingerprints, crafted artifacts on the NAS, akbackup's databases.
+enum RestoreFixture {
+    static let akbackup = "/usr/local/bin/akbackup"
+
+    /// Per table (public and template): row count and an md5 over the rows; sequences; large objects.
+    static func liveContent(database: String = "authentik") throws -> [String] {
+        let sql = """
+        SELECT 'table ' || n.nspname || '.' || c.relname || ' ' ||
+          (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', n.nspname, c.relname), false, true, '')))[1]::text || ' ' ||
+          coalesce((xpath('/row/h/text()', query_to_xml(format('SELECT md5(string_agg(t::text, E''\\n'' ORDER BY t::text)) AS h FROM %I.%I t', n.nspname, c.relname), false, true, '')))[1]::text, 'empty')
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind = 'r' AND n.nspname IN ('public', 'template')
+        UNION ALL
+        SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, 'unset') FROM pg_sequences
+        UNION ALL
+        SELECT 'large objects ' || count(*) || ' ' || coalesce(md5(string_agg(oid::text || ':' || md5(lo_get(oid)), ',' ORDER BY oid)), 'none')
+          FROM pg_largeobject_metadata
+        ORDER BY 1;
+        """
+        let r = try Lab.run(["docker", "exec", "-i", "authentik-postgres", "psql", "-X", "-At", "-U", "authentik", "-d", database,
+                             "-v", "ON_ERROR_STOP=1"], stdin: Data(sql.utf8), timeout: 300)
+        guard r.ok else { throw LabError("content query failed: \(r.description)") }
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    static func akbackupDatabases() throws -> [String] {
+        let r = try Lab.run(["docker", "exec", "authentik-postgres", "psql", "-X", "-At", "-U", "authentik", "-d", "postgres", "-c",
+                             "SELECT datname FROM pg_database WHERE datname ~ '^authentik_(pre_restore|restore|restoretest|failed|undone)_' ORDER BY 1"])
+        guard r.ok else { throw LabError(r.description) }
+        return r.stdout.split(separator: "\n").map(String.init)
+    }
+
+    static func dropAkbackupDatabases() throws {
+        for db in try akbackupDatabases() {
+            _ = try Lab.run(["docker", "exec", "authentik-postgres", "psql", "-X", "-q", "-U", "authentik", "-d", "postgres", "-c",
+                             "DROP DATABASE IF EXISTS \"\(db)\" WITH (FORCE)"])
+        }
+    }
+
+    static func startedAt(_ container: String) throws -> String {
+        try Lab.run(["docker", "inspect", "--format", "{{.State.StartedAt}}", container]).stdout
+    }
+
+    static func agentLockIsFree() throws -> Bool {
+        try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, "flock", "--nonblock", "/var/lib/akbackup-agent/operation.lock", "true"]).ok
+    }
+
+    static func files(in dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".json") }
+    }
+
+    static func artifacts() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: Lab.nasBackupDir)) ?? []).filter { $0.hasSuffix(".sql.gz") }
+    }
+
+    /// Runs a backup now and returns its artifact name.
+    static func freshBackup() throws -> String {
+        // Names are per second: never two backups in the same second.
+        let before = Set(artifacts())
+        var r = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
+        if !r.ok && r.stderr.contains("already exists") {
+            Thread.sleep(forTimeInterval: 1)
+            r = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
+        }
+        guard r.ok, let name = (try json(r.stdout))["name"] as? String else { throw LabError("backup failed: \(r.description)") }
+        XCTAssertFalse(before.contains(name))
+        return name
+    }
+
+    static func json(_ text: String) throws -> [String: Any] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            throw LabError("not a JSON object: \(text.prefix(500))")
+        }
+        return object
+    }
+
+    /// A new artifact on the NAS made from `source` by `transform` (on the gzip bytes), with a manifest
+    /// that matches the new bytes, owned by the receiver's login as the receiver would write it.
+    static func craft(from source: String, stamp: String, authentikVersion: String? = nil,
+                      _ transform: ([UInt8]) throws -> [UInt8]) throws -> String {
+        let name = "authentik-db-\(stamp).sql.gz"
+        let dir = Lab.nasBackupDir
+        let original = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(source)")))
+        let manifestURL = URL(fileURLWithPath: "\(dir)/\(source.dropLast(7)).json")
+        var manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: manifestURL)) as! [String: Any]
+        let unchangedHash = manifest["sha256"]
+        let bytes = try transform(original)
+        manifest["name"] = name
+        manifest["size"] = bytes.count
+        if let v = authentikVersion, var sourceFacts = manifest["source"] as? [String: Any] {
+            sourceFacts["authentikVersion"] = v
+            manifest["source"] = sourceFacts
+        }
+        // A corrupted copy keeps the original hash in its manifest (that is what corruption looks like);
+        // a re-made one gets its own.
+        let corruptedInPlace = bytes.count == original.count && bytes != original
+        manifest["sha256"] = corruptedInPlace ? unchangedHash : sha256Hex(bytes)
+        try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
+        try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
+            .write(to: URL(fileURLWithPath: "\(dir)/\(name.dropLast(7)).json"))
+        for path in ["\(dir)/\(name)", "\(dir)/\(name.dropLast(7)).json"] {
+            _ = try Lab.run(["chown", "\(Lab.nasUser):\(Lab.nasUser)", path])
+            _ = try Lab.run(["chmod", "600", path])
+        }
+        return name
+    }
+
+    static func removeCraftedArtifacts() throws {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: Lab.nasBackupDir)) ?? [] where file.hasPrefix("authentik-db-2001-") {
+            try? FileManager.default.removeItem(atPath: "\(Lab.nasBackupDir)/\(file)")
+        }
+    }
+
+    static func sha256Hex(_ bytes: [UInt8]) -> String {
+        let r = try? Lab.run(["sha256sum"], stdin: Data(bytes))
+        return String(r?.stdout.prefix(64) ?? "")
+    }
+
+    static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        let r = try Lab.run(["gzip", "-dc"], stdin: Data(bytes), timeout: 120)
+        guard r.ok else { throw LabError(r.description) }
+        return Array(r.stdout.utf8)
+    }
+
+    static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
+        // Through a file: gzip output is binary, and the lab's runner captures text.
+        let path = NSTemporaryDirectory() + "akbackup-e2e-\(UUID().uuidString)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path + ".gz") }
+        let r = try Lab.run(["gzip", "-6", path])
+        guard r.ok else { throw LabError(r.description) }
+        return try [UInt8](Data(contentsOf: URL(fileURLWithPath: path + ".gz")))
+    }
+
+    /// SIGKILL to the operator's running akbackup (runuser forks, so its own pid is not the controller's).
+    static func killController() throws {
+        let r = try Lab.run(["pkill", "-KILL", "-u", Lab.operatorUser, "-f", "^\(akbackup) "])
+        XCTAssertEqual(r.status, 0, "a controller process was there to kill: \(r.description)")
+    }
+
+    /// Starts the controller as the operator without waiting for it.
+    static func startAsOperator(_ argv: [String]) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = Lab.asUser(Lab.operatorUser, home: Lab.operatorHome) + argv
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return p
+    }
+
+    /// Runs `body` with sample data at scale 5 (a replay long enough to interrupt), then scale 1 again.
+    static func withLargerDatabase(_ body: () throws -> Void) throws {
+        let load = try Lab.run([Lab.sampleDataScript, "--scale", "5"], timeout: 600)
+        guard load.ok else { throw LabError(load.description) }
+        defer { _ = try? Lab.run([Lab.sampleDataScript, "--scale", "1"], timeout: 600) }
+        try body()
+    }
+}
