@@ -6,7 +6,9 @@
   frames after a `data` message are raw bytes up to the empty frame and are skipped;
 - every message type has a schema and at least one valid vector;
 - schema/manifest.schema.json (the NAME.json file beside each artifact, also referenced by
-  upload.commit and list.result) is valid, and so is every vectors/manifest/*.json against it;
+  upload.commit, list.result, verify.result, fetch.started and restore) is valid, and so is every
+  vectors/manifest/*.json against it; likewise schema/receipt.schema.json (receipts/NAME on the NAS,
+  referenced by receipt.store and receipts.result) and every vectors/receipt/*.json;
 - every vectors/invalid/*.hex expected to be `invalidJSON` that parses as a JSON object of a known
   type must be rejected by its schema (so the schemas are not looser than the decoder).
 
@@ -27,9 +29,12 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 TYPES = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data",
          "backup", "backup.started", "backup.result", "upload", "upload.ready",
          "upload.commit", "upload.abort", "upload.result", "list", "list.result",
-         "verify", "verify.result"]
+         "verify", "verify.result",
+         "fetch", "fetch.started", "fetch.result", "restore", "restore.ready", "restore.result",
+         "undo", "databases", "databases.result", "drop-database", "receipt.store", "receipts",
+         "receipts.result", "done"]
 # Schemas that are not message types; messages refer to them with "$ref".
-SHARED = ["manifest"]
+SHARED = ["manifest", "receipt"]
 
 
 def frames(data: bytes):
@@ -71,23 +76,29 @@ def main() -> int:
     registry = Registry().with_resources(
         (s["$id"], Resource.from_contents(s)) for s in raw.values())
     schemas = {t: jsonschema.Draft202012Validator(raw[t], registry=registry) for t in TYPES}
-    manifest_schema = jsonschema.Draft202012Validator(raw["manifest"], registry=registry)
 
-    manifest_dir = os.path.join(ROOT, "vectors", "manifest")
-    manifests = 0
-    for name in sorted(os.listdir(manifest_dir)) if os.path.isdir(manifest_dir) else []:
-        if not name.endswith(".json"):
-            continue
-        manifests += 1
-        with open(os.path.join(manifest_dir, name), encoding="utf-8") as f:
-            doc = json.load(f)
-        for err in manifest_schema.iter_errors(doc):
-            failures.append(f"manifest/{name}: {err.json_path}: {err.message}")
-        extra = set(doc) - set(raw["manifest"]["properties"])
-        if extra:
-            failures.append(f"manifest/{name}: fields not in the manifest schema: {sorted(extra)}")
-    if manifests == 0:
-        failures.append("no example manifest in vectors/manifest/")
+    def check_files(kind):
+        """Validates vectors/<kind>/*.json against schema/<kind>.schema.json; returns how many."""
+        directory = os.path.join(ROOT, "vectors", kind)
+        validator = jsonschema.Draft202012Validator(raw[kind], registry=registry)
+        n = 0
+        for name in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+            if not name.endswith(".json"):
+                continue
+            n += 1
+            with open(os.path.join(directory, name), encoding="utf-8") as f:
+                doc = json.load(f)
+            for err in validator.iter_errors(doc):
+                failures.append(f"{kind}/{name}: {err.json_path}: {err.message}")
+            extra = set(doc) - set(raw[kind]["properties"])
+            if extra:
+                failures.append(f"{kind}/{name}: fields not in the {kind} schema: {sorted(extra)}")
+        if n == 0:
+            failures.append(f"no example {kind} in vectors/{kind}/")
+        return n
+
+    manifests = check_files("manifest")
+    receipts = check_files("receipt")
 
     seen = set()
     valid_dir = os.path.join(ROOT, "vectors", "valid")
@@ -149,7 +160,8 @@ def main() -> int:
     for f in failures:
         print("FAIL", f)
     print(f"check_schemas: {count} valid control frames, {len(seen)}/{len(TYPES)} types, "
-          f"{checked_invalid} invalid vectors rejected by a schema, {manifests} manifest files, {len(failures)} failures")
+          f"{checked_invalid} invalid vectors rejected by a schema, {manifests} manifest files, {receipts} receipt files, "
+          f"{len(failures)} failures")
     return 1 if failures else 0
 
 

@@ -30,6 +30,25 @@ LIST_RESULT = (b'{"artifacts":[{"manifest":' + MANIFEST + b',"modifiedAt":"2026-
 VERIFY_RESULT = (b'{"hasManifest":true,"id":1,"name":"' + NAME + b'","ok":true,"rowCounts":{},"sha256":"' + SHA +
                  b'","size":4182530,"type":"verify.result"}')
 
+# Canonical payloads of the restore-path messages (as in vectors/valid/).
+FETCH_STARTED = b'{"id":1,"manifest":' + MANIFEST + b',"name":"' + NAME + b'","size":4182530,"type":"fetch.started"}'
+FETCH_RESULT = b'{"id":1,"sha256":"' + SHA + b'","size":4182530,"type":"fetch.result"}'
+RESTORE = (b'{"artifact":"' + NAME + b'","force":false,"healthTimeout":120,"id":1,"manifest":' + MANIFEST +
+           b',"mode":"swap","sha256":"' + SHA + b'","type":"restore"}')
+RESTORE_READY = b'{"id":1,"runningAuthentikVersion":"2025.10.1","targetDatabase":"authentik_restore_20260201093000","type":"restore.ready","warnings":[]}'
+STEP = b'{"name":"stop services","ok":true,"seconds":1.5,"startedAt":"2026-02-01T09:30:45Z"}'
+VALIDATION = b'{"ok":true,"problems":[],"rowCounts":{"public.authentik_core_user":17}}'
+RESTORE_RESULT = (b'{"downtimeSeconds":7.75,"id":1,"message":"authentik restored","outcome":"restored",'
+                  b'"preRestoreDatabase":"authentik_pre_restore_20260201093000","steps":[' + STEP + b'],"type":"restore.result",'
+                  b'"validation":' + VALIDATION + b'}')
+RECEIPT = (b'{"agentHost":"infra-core","artifact":"' + NAME + b'","controllerHost":"laptop","downtimeSeconds":7.75,'
+           b'"finishedAt":"2026-02-01T09:30:53Z","format":"akbackup-receipt-1","message":"authentik restored","operation":"restore",'
+           b'"operatorName":"alice","outcome":"restored","sha256":"' + SHA + b'","software":"0.1.0","startedAt":"2026-02-01T09:29:55Z",'
+           b'"steps":[' + STEP + b'],"validation":' + VALIDATION + b'}')
+RECEIPTS_RESULT = b'{"id":2,"receipts":[' + RECEIPT + b'],"type":"receipts.result"}'
+RECEIPT_STORE = b'{"id":2,"name":"restore-2026-02-01T092955Z-restored.json","receipt":' + RECEIPT + b',"type":"receipt.store"}'
+DATABASES_RESULT = b'{"databases":[{"name":"authentik_pre_restore_20260201093000","sizeBytes":33497267}],"id":1,"type":"databases.result"}'
+
 
 def without(payload: bytes, member: bytes) -> bytes:
     """`payload` with the member `member` (e.g. b'"source":{...},') removed; it must occur exactly once."""
@@ -94,6 +113,36 @@ VECTORS = {
     "upload_commit_size_negative_fraction": (frame(HELLO) + frame(replaced(COMMIT, b'"size":4182530,"type"', b'"size":-1.5,"type"')), "invalidJSON"),
     "upload_abort_missing_reason": (frame(HELLO) + frame(b'{"id":1,"type":"upload.abort"}'), "invalidJSON"),
     "verify_name_number": (frame(HELLO) + frame(b'{"id":1,"name":1,"type":"verify"}'), "invalidJSON"),
+    # --- restore path (PROTOCOL.md §11): answers the agent or the receiver sends ---
+    "fetch_started_size_string": (frame(HELLO) + frame(replaced(FETCH_STARTED, b'"size":4182530,"type"', b'"size":"4182530","type"')), "invalidJSON"),
+    "fetch_started_manifest_missing_row_counts": (frame(HELLO) + frame(without(FETCH_STARTED, b'"rowCounts":{},')), "invalidJSON"),
+    "fetch_result_missing_sha256": (frame(HELLO) + frame(without(FETCH_RESULT, b'"sha256":"' + SHA + b'",')), "invalidJSON"),
+    "restore_ready_missing_warnings": (frame(HELLO) + frame(without(RESTORE_READY, b',"warnings":[]')), "invalidJSON"),
+    "restore_ready_warnings_string": (frame(HELLO) + frame(replaced(RESTORE_READY, b'"warnings":[]', b'"warnings":"none"')), "invalidJSON"),
+    "restore_result_missing_steps": (frame(HELLO) + frame(without(RESTORE_RESULT, b'"steps":[' + STEP + b'],')), "invalidJSON"),
+    "restore_result_seconds_string": (frame(HELLO) + frame(replaced(RESTORE_RESULT, b'"seconds":1.5', b'"seconds":"1.5"')), "invalidJSON"),
+    "restore_result_step_missing_ok": (frame(HELLO) + frame(replaced(RESTORE_RESULT, b'"ok":true,"seconds":1.5', b'"seconds":1.5')), "invalidJSON"),
+    "restore_result_validation_missing_problems": (frame(HELLO) + frame(without(RESTORE_RESULT, b'"problems":[],')), "invalidJSON"),
+    "restore_result_downtime_string": (frame(HELLO) + frame(replaced(RESTORE_RESULT, b'"downtimeSeconds":7.75', b'"downtimeSeconds":"7.75"')), "invalidJSON"),
+    "databases_result_size_string": (frame(HELLO) + frame(replaced(DATABASES_RESULT, b'"sizeBytes":33497267', b'"sizeBytes":"32 MiB"')), "invalidJSON"),
+    "databases_result_missing_databases": (frame(HELLO) + frame(b'{"id":1,"type":"databases.result"}'), "invalidJSON"),
+    "receipts_result_receipt_missing_format": (frame(HELLO) + frame(without(RECEIPTS_RESULT, b'"format":"akbackup-receipt-1",')), "invalidJSON"),
+    "receipts_result_receipt_missing_steps": (frame(HELLO) + frame(without(RECEIPTS_RESULT, b'"steps":[' + STEP + b'],')), "invalidJSON"),
+    "receipts_result_object": (frame(HELLO) + frame(b'{"id":2,"receipts":{},"type":"receipts.result"}'), "invalidJSON"),
+    "done_missing_detail": (frame(HELLO) + frame(b'{"id":1,"type":"done"}'), "invalidJSON"),
+    # Restore-path messages the controller sends (rejected by the decoder on either side).
+    "restore_mode_unknown": (frame(HELLO) + frame(replaced(RESTORE, b'"mode":"swap"', b'"mode":"dry-run"')), "invalidJSON"),
+    "restore_missing_force": (frame(HELLO) + frame(without(RESTORE, b'"force":false,')), "invalidJSON"),
+    "restore_health_timeout_fraction": (frame(HELLO) + frame(replaced(RESTORE, b'"healthTimeout":120', b'"healthTimeout":1.5')), "invalidJSON"),
+    "restore_force_string": (frame(HELLO) + frame(replaced(RESTORE, b'"force":false', b'"force":"no"')), "invalidJSON"),
+    "undo_missing_health_timeout": (frame(HELLO) + frame(b'{"id":1,"type":"undo"}'), "invalidJSON"),
+    "fetch_missing_name": (frame(HELLO) + frame(b'{"id":1,"type":"fetch"}'), "invalidJSON"),
+    "drop_database_name_number": (frame(HELLO) + frame(b'{"id":1,"name":20260201093000,"type":"drop-database"}'), "invalidJSON"),
+    "receipt_store_receipt_missing_outcome": (frame(HELLO) + frame(without(RECEIPT_STORE, b'"outcome":"restored",')), "invalidJSON"),
+    "receipt_store_missing_name": (frame(HELLO) + frame(without(RECEIPT_STORE, b'"name":"restore-2026-02-01T092955Z-restored.json",')), "invalidJSON"),
+    # A well-formed restore-path answer where the controller waits for something else (it asked for a probe).
+    "restore_ready_as_probe_answer": (frame(HELLO) + frame(RESTORE_READY), "outOfSequence"),
+    "done_for_other_id": (frame(HELLO) + frame(b'{"detail":"dropped authentik_pre_restore_20260201093000","id":9,"type":"done"}'), "outOfSequence"),
     # --- limits ---
     "deep_nesting": (frame(b'{"type":"hello","x":' + b"[" * 16 + b"]" * 16 + b"}"), "limitExceeded"),
     "long_string": (frame(b'{"type":"hello","host":"' + b"a" * (64 * 1024 + 1) + b'"}'), "limitExceeded"),
