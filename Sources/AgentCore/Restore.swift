@@ -67,6 +67,8 @@ struct RestoreJob {
             }
         case .replace:
             target = live
+            // From here the services are down: nothing may kill this process before they are up again.
+            SignalShield.engage()
             try steps.run("stop services") { try guardApp.stop() }
             try steps.run("drop and recreate \(live)") {
                 try host.admin(["DROP DATABASE IF EXISTS \(ident(live)) WITH (FORCE)",
@@ -88,9 +90,13 @@ struct RestoreJob {
         var validation: ValidationReport?
         var failure = replayFailure
         if failure == nil {
-            let report = try steps.run("validate \(target)") { try validate(database: target, manifest: request.manifest, password: password) }
-            validation = report
-            if !report.ok { failure = "validation failed: " + report.problems.joined(separator: "; ") }
+            do {
+                let report = try steps.run("validate \(target)") { try validate(database: target, manifest: request.manifest, password: password) }
+                validation = report
+                if !report.ok { failure = "validation failed: " + report.problems.joined(separator: "; ") }
+            } catch {
+                failure = "validation could not run: \((error as? ErrorMessage)?.message ?? "\(error)")"
+            }
         }
 
         switch request.mode {
@@ -204,56 +210,68 @@ struct RestoreJob {
         return nil
     }
 
-    /// Streams the artifact into `database` with psql in one transaction. Returns why it failed, or nil.
+    /// Streams the artifact into `database` with psql inside one transaction that only this code
+    /// commits: `COMMIT` is written after the whole stream arrived, decompressed cleanly and matched
+    /// its SHA-256. On any failure or a lost link psql's input just ends, and PostgreSQL rolls the
+    /// transaction back when the session closes (psql's own --single-transaction would commit at EOF).
+    /// Returns why it failed, or nil.
     private func replay(id: UInt64, into database: String, expectedSHA256: String?, session: ServerSession, password: String) throws -> String? {
         guard case .message(.data(let header))? = try session.framed.receive(), header.id == id else {
             throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
         }
         let c = host.config
         let psql = try StreamingProcess.start([c.docker, "exec", "-i", "-e", "PGPASSWORD", c.postgresContainer,
-                                               "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction",
+                                               "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                                "-U", c.dbUser, "-d", database],
                                               extraEnvironment: ["PGPASSWORD": password], direction: .writeStdin)
         let inflater = GzipInflater()
         var hasher = SHA256()
         var feedFailure: String?
-        while true {
-            guard let item = try session.framed.receive() else {
-                psql.kill()
-                _ = psql.wait()
-                throw TransportError(.io, host: "controller", "link lost while receiving the artifact", hint: "nothing changed")
-            }
-            switch item {
-            case .chunk(let bytes):
-                hasher.update(data: bytes)
-                guard feedFailure == nil else { continue }
-                do {
-                    try inflater.push(bytes) { try psql.write($0) }
-                } catch {
-                    feedFailure = "\(error)"
-                    psql.kill()
+        do {
+            try psql.write(Array("BEGIN;\n".utf8))
+        } catch {
+            feedFailure = "\(error)"
+        }
+        do {
+            receiving: while true {
+                guard let item = try session.framed.receive() else {
+                    throw TransportError(.io, host: "controller", "link lost while receiving the artifact", hint: "nothing changed")
                 }
-            case .endOfData:
-                break
-            case .message(let m):
-                psql.kill()
-                _ = psql.wait()
-                throw ProtocolError.outOfSequence("\(m.type) inside the artifact's data")
+                switch item {
+                case .chunk(let bytes):
+                    hasher.update(data: bytes)
+                    guard feedFailure == nil else { continue }
+                    do {
+                        try inflater.push(bytes) { try psql.write($0) }
+                    } catch {
+                        feedFailure = "\(error)"
+                    }
+                case .endOfData:
+                    break receiving
+                case .message(let m):
+                    throw ProtocolError.outOfSequence("\(m.type) inside the artifact's data")
+                }
             }
-            if case .endOfData = item { break }
+        } catch {
+            // No COMMIT was written: ending psql's input rolls everything back.
+            psql.closeStdin()
+            _ = psql.wait()
+            throw error
         }
         if feedFailure == nil {
             do { try inflater.finish() } catch { feedFailure = "\(error)" }
-            if feedFailure != nil { psql.kill() }
+        }
+        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let hashProblem = expectedSHA256.flatMap { expected in
+            expected == digest ? nil : "the artifact's SHA-256 is \(digest.prefix(16))…, its manifest says \(expected.prefix(16))…: it is corrupt"
+        }
+        if hashProblem == nil && feedFailure == nil {
+            do { try psql.write(Array("COMMIT;\n".utf8)) } catch { feedFailure = "\(error)" }
         }
         let outcome = psql.wait()
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        if let expected = expectedSHA256, expected != digest {
-            return "the artifact's SHA-256 is \(digest.prefix(16))…, its manifest says \(expected.prefix(16))…: it is corrupt"
-        }
-        if let f = feedFailure, !f.contains("stopped reading") { return "the artifact is unreadable: \(f)" }
+        if let problem = hashProblem { return problem }
         if let f = outcome.failure { return "psql failed: \(f)" }
-        if let f = feedFailure { return f }
+        if let f = feedFailure { return "the artifact is unreadable: \(f)" }
         return nil
     }
 
@@ -299,6 +317,17 @@ struct RestoreJob {
             problems.append("\(t) has \(counts[t]!) rows, the manifest says \(n)")
         }
         return ValidationReport(ok: problems.isEmpty, rowCounts: counts, problems: problems)
+    }
+}
+
+/// Once the app services may be stopped, this process must live until they are started again:
+/// the controller's death or a cut link (hang-up) must not end it.
+enum SignalShield {
+    static func engage() {
+        signal(SIGHUP, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        signal(SIGPIPE, SIG_IGN)
     }
 }
 

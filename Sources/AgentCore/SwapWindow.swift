@@ -20,9 +20,7 @@ struct SwapWindow {
 
     func swapIn(candidate: String, keepLiveAs: String, failedName: String, healthTimeout: TimeInterval,
                 steps: inout StepLog, appGuard: inout AppGuard) -> Outcome {
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
+        SignalShield.engage()
         let live = host.config.database
         log("swap window opens: \(candidate) replaces \(live)")
         do {

@@ -27,7 +27,8 @@ public enum ExitStatus: Int32 {
     public static func of(_ error: Error) -> ExitStatus {
         switch error {
         case is ConfigError: return .usage
-        case is TransportError: return .unreachable
+        // A missing remote program is found over a working connection: the host was reached.
+        case let e as TransportError: return e.kind == .remoteProgram ? .remote : .unreachable
         case is RemoteError, is SessionError, is ProtocolError: return .remote
         default: return .failed
         }

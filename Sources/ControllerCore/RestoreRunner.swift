@@ -106,6 +106,12 @@ public struct RestoreRunner {
         let agent = try connector.connect(role: .agent, remote: config.agent).session
         defer { agent.close() }
 
+        // The NAS opens the artifact first: in --replace mode the agent drops live right after
+        // restore.ready, so the bytes must already be on their way.
+        let fetchID = receiver.makeID()
+        try receiver.send(.fetch(FetchRequest(id: fetchID, name: plan.artifact.name)))
+        _ = try receiver.expect("fetch.started", id: fetchID) { if case .fetchStarted(let m) = $0 { return m } else { return nil } }
+
         let restoreID = agent.makeID()
         let manifest = plan.artifact.manifest
         try agent.send(.restore(RestoreRequest(id: restoreID, mode: options.mode, artifact: plan.artifact.name, sha256: manifest?.sha256,
@@ -116,9 +122,6 @@ public struct RestoreRunner {
         for w in ready.warnings { progress?("warning: \(w)") }
         progress?("streaming \(plan.artifact.name) into \(ready.targetDatabase)")
 
-        let fetchID = receiver.makeID()
-        try receiver.send(.fetch(FetchRequest(id: fetchID, name: plan.artifact.name)))
-        _ = try receiver.expect("fetch.started", id: fetchID) { if case .fetchStarted(let m) = $0 { return m } else { return nil } }
         try relay(from: receiver, fetchID: fetchID, to: agent, restoreID: restoreID)
         progress?("validating and \(options.mode == .test ? "dropping the scratch database" : "swapping")")
         let result: RestoreResult = try agent.expect("restore.result", id: restoreID) {
@@ -127,7 +130,7 @@ public struct RestoreRunner {
         let receipt = makeReceipt(operation: options.mode == .test ? "restore-test" : "restore", artifact: plan.artifact.name,
                                   sha256: manifest?.sha256, agentHost: agent.remoteHello?.host ?? config.agent.host,
                                   began: began, result: result)
-        try record(receipt, receiver: receiver)
+        record(receipt, receiver: receiver, progress: progress)
         return receipt
     }
 
@@ -143,7 +146,7 @@ public struct RestoreRunner {
                                   began: began, result: result)
         let receiver = try? connector.connect(role: .receiver, remote: config.receiver).session
         defer { receiver?.close() }
-        try record(receipt, receiver: receiver)
+        record(receipt, receiver: receiver, progress: nil)
         return receipt
     }
 
@@ -180,16 +183,32 @@ public struct RestoreRunner {
                 downtimeSeconds: result.downtimeSeconds, outcome: result.outcome, message: result.message)
     }
 
-    /// Keeps the receipt locally first (never lost), then on the NAS.
-    private func record(_ receipt: Receipt, receiver: ClientSession?) throws {
-        let name = "\(receipt.operation)-\(receipt.startedAt.replacingOccurrences(of: ":", with: ""))-\(receipt.outcome).json"
+    /// Keeps the receipt locally first, then on the NAS. The operation is over either way, so a
+    /// failure here is a warning on stderr, never a failed restore.
+    private func record(_ receipt: Receipt, receiver: ClientSession?, progress: ((String) -> Void)?) {
+        let stamp = receipt.startedAt.replacingOccurrences(of: ":", with: "")
+        let name = "\(receipt.operation)-\(stamp)-\(receipt.outcome)-\(UUID().uuidString.prefix(8).lowercased()).json"
+        let warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
         let dir = stateDirectory + "/receipts"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        try encoder.encode(receipt).write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)
-        guard let receiver else { return }
-        _ = try receiver.call(.receiptStore(ReceiptStore(id: receiver.makeID(), name: name, receipt: receipt)))
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try encoder.encode(receipt).write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)
+        } catch {
+            warn("could not keep the receipt in \(dir): \(error.localizedDescription)")
+        }
+        guard let receiver else {
+            warn("the receipt was not stored on the NAS (no connection); it is in \(dir)/\(name)")
+            return
+        }
+        do {
+            _ = try receiver.call(.receiptStore(ReceiptStore(id: receiver.makeID(), name: name, receipt: receipt)))
+        } catch let e as HintedError {
+            warn("the receipt was not stored on the NAS: \(e.summary); it is in \(dir)/\(name)")
+        } catch {
+            warn("the receipt was not stored on the NAS: \(error); it is in \(dir)/\(name)")
+        }
     }
 }
 

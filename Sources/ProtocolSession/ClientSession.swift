@@ -146,6 +146,11 @@ public final class ClientSession {
             hint = "install the akbackup program on \(host) (deploy/agent/install or deploy/receiver/install) and check the remote command in the akbackup config"
             return RemoteError(host: host, code: .notFound, message: message, hint: hint)
         }
+        if let t = transport, termination.exitStatus == nil, termination.signal == nil {
+            // No exit status ever arrived: the connection was lost (link cut, sshd gone), not the
+            // program. Report it as the transport's failure (a host not reachable), with its hint.
+            return TransportError(t.kind, host: t.host, t.message + (context.isEmpty ? "" : " (while \(context))"), hint: t.hint)
+        }
         if let t = transport { message += "; \(t.message)" }
         return RemoteError(host: host, code: .ioError, message: message, hint: hint)
     }

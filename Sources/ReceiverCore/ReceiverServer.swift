@@ -34,7 +34,8 @@ public enum ReceiverServer {
             case .probe(let request):
                 try session.send(.probeResult(ProbeResult(id: request.id, checks: store.probe(configSource: source))))
             case .upload(let request):
-                try UploadJob(store: store, log: { logger.info("\($0)") }).run(request, session: session)
+                try UploadJob(store: store, log: { logger.info("\($0)") }, idleTimeout: TimeInterval(config.uploadIdleTimeout))
+                    .run(request, session: session)
             case .list(let request):
                 try session.send(.listResult(ListResult(id: request.id, artifacts: try store.list(),
                                                         freeBytes: store.space()?.free)))

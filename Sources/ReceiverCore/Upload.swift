@@ -13,6 +13,7 @@ import Glibc
 struct UploadJob {
     let store: BackupStore
     let log: (String) -> Void
+    var idleTimeout: TimeInterval = 300
 
     func run(_ request: UploadRequest, session: ServerSession) throws {
         let id = request.id
@@ -34,7 +35,9 @@ struct UploadJob {
         }
         flock(fd, LOCK_EX)
         var published = false
+        let watchdog = UploadWatchdog(timeout: idleTimeout, partialPath: partialPath, name: request.name, log: log)
         defer {
+            watchdog.stop()
             close(fd)
             if !published { unlink(partialPath) }
         }
@@ -53,6 +56,7 @@ struct UploadJob {
                 log("link lost during upload of \(request.name); removed the partial file")
                 throw TransportError(.io, host: "controller", "link lost during upload of \(request.name)", hint: "nothing was kept")
             }
+            watchdog.touch()
             switch item {
             case .chunk(let bytes):
                 guard writeError == nil else { continue }
@@ -71,6 +75,7 @@ struct UploadJob {
             if case .endOfData = item { break }
         }
         guard let next = try session.framed.receive() else { throw TransportError(.io, host: "controller", "link lost during upload of \(request.name)", hint: "nothing was kept") }
+        watchdog.stop()
         switch next {
         case .message(.uploadAbort(let abort)) where abort.id == id:
             log("upload of \(request.name) aborted: \(abort.reason)")
@@ -162,6 +167,48 @@ struct UploadJob {
         }
         return ErrorMessage(id: id, code: .ioError, message: "writing to \(store.directory) failed: \(String(cString: strerror(code)))",
                             hint: "check the NAS volume; nothing was kept")
+    }
+}
+
+/// Ends a receiver whose upload went silent: after `timeout` seconds without data it removes the
+/// partial file and exits (status 4, link lost). Stopped before the commit is processed, so it
+/// never races with publishing: once `stop()` returns it cannot fire, and while it fires `stop()`
+/// waits (for an exit).
+final class UploadWatchdog: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var last = Date()
+    private var stopped = false
+
+    init(timeout: TimeInterval, partialPath: String, name: String, log: @escaping (String) -> Void) {
+        guard timeout > 0 else { stopped = true; return }
+        let thread = Thread { [self] in
+            cond.lock()
+            while !stopped {
+                let deadline = last.addingTimeInterval(timeout)
+                if Date() >= deadline {
+                    unlink(partialPath)
+                    log("no data from the controller for \(Int(timeout))s during the upload of \(name) (link lost?); removed the partial file")
+                    exit(4)
+                }
+                _ = cond.wait(until: deadline)
+            }
+            cond.unlock()
+        }
+        thread.name = "upload watchdog"
+        thread.start()
+    }
+
+    func touch() {
+        cond.lock()
+        last = Date()
+        cond.unlock()
+    }
+
+    func stop() {
+        cond.lock()
+        stopped = true
+        cond.broadcast()
+        cond.unlock()
     }
 }
 

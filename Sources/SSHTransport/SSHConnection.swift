@@ -61,7 +61,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
             case .unknown:
                 throw TransportError(.hostKeyUnknown, host: endpoint.alias,
                                      "host key for \(token) is not known; the server offered \(core.hostKeyType) \(core.hostKeyFingerprint) (checked \(endpoint.userKnownHostsFiles.map(tildeAbbreviated).joined(separator: ", ")))",
-                                     hint: "verify the fingerprint out of band, then run `akbackup trust \(endpoint.alias)` or `ssh-keyscan -t \(core.hostKeyType) -p \(endpoint.port) \(endpoint.hostName) >> ~/.ssh/known_hosts`")
+                                     hint: "verify the fingerprint out of band, then run `akbackup trust \(endpoint.alias)` or `ssh-keyscan -t \(core.hostKeyType) -p \(endpoint.port) \(endpoint.hostName) >> \(endpoint.userKnownHostsFiles.first.map(tildeAbbreviated) ?? "~/.ssh/known_hosts")`")
             case .changed:
                 let where_ = entry.map { "\(tildeAbbreviated($0.file)):\($0.line)" } ?? endpoint.userKnownHostsFiles.map(tildeAbbreviated).joined(separator: ", ")
                 throw TransportError(.hostKeyChanged, host: endpoint.alias,
@@ -73,7 +73,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                                      The \(core.hostKeyType) host key for \(token) is now \(core.hostKeyFingerprint).
                                      Offending \(core.hostKeyType) key in \(where_)
                                      """,
-                                     hint: "if the server was really reinstalled, remove the old entry (ssh-keygen -R \(token)) and trust the new key; otherwise do not connect")
+                                     hint: "if the server was really reinstalled, remove the old entry (ssh-keygen -R \(token)\(entry.map { " -f \(tildeAbbreviated($0.file))" } ?? "")) and trust the new key; otherwise do not connect")
             }
             libssh2_keepalive_config(core.session, 1, UInt32(max(0, endpoint.serverAliveInterval)))
             let method = try SSHAuthenticator.authenticate(session: core.session, endpoint: endpoint)
@@ -275,6 +275,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
         let session = core.session
         var readBuf = [UInt8](repeating: 0, count: 64 << 10)
         var lastSocketInput = Date()
+        var lastWriteWindow = Int(libssh2_channel_window_write_ex(channel, nil))
         let keepalive = endpoint.serverAliveInterval
         let deadAfter = TimeInterval(max(1, keepalive) * max(1, endpoint.serverAliveCountMax))
         var nextKeepalive = Date()
@@ -299,6 +300,11 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     if outHead == outbound.count { outbound.removeAll(keepingCapacity: true); outHead = 0 }
                     progress = true
                     cond.broadcast()
+                    // libssh2 consumes the server's window adjustments inside write calls, so a
+                    // steady upload may never reach poll(): a window that grew is input too.
+                    let window = Int(libssh2_channel_window_write_ex(channel, nil))
+                    if window > lastWriteWindow - rc { lastSocketInput = Date() }
+                    lastWriteWindow = window
                 } else if rc == LIBSSH2_ERROR_EAGAIN {
                     wouldBlock = true
                 } else if rc == LIBSSH2_ERROR_CHANNEL_CLOSED || rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT || rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN {
@@ -398,13 +404,24 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
 
             // 6. keepalives, and giving up on a silent server
             if keepalive > 0 && Date() >= nextKeepalive {
-                var next: Int32 = 0
-                let rc = libssh2_keepalive_send(session, &next)
-                if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN {
-                    cond.lock(); fail("sending a keepalive failed: \(LibSSH2.lastError(session))"); cond.unlock()
-                    break loop
+                // libssh2 keeps a half-sent packet and takes no other until it is done (BAD_USE),
+                // and a keepalive left half-sent would in turn break the next channel write. So
+                // send one only when the socket has room; silence is judged by lastSocketInput.
+                var w = pollfd(fd: core.fd, events: Int16(POLLOUT), revents: 0)
+                if poll(&w, 1, 0) == 1 && w.revents & Int16(POLLOUT) != 0 {
+                    var next: Int32 = 0
+                    let rc = libssh2_keepalive_send(session, &next)
+                    if rc == LIBSSH2_ERROR_BAD_USE {
+                        nextKeepalive = Date().addingTimeInterval(1)    // a channel packet is half sent
+                    } else if rc != 0 && rc != LIBSSH2_ERROR_EAGAIN {
+                        cond.lock(); fail("sending a keepalive failed: \(LibSSH2.lastError(session))"); cond.unlock()
+                        break loop
+                    } else {
+                        nextKeepalive = Date().addingTimeInterval(TimeInterval(max(1, next)))
+                    }
+                } else {
+                    nextKeepalive = Date().addingTimeInterval(1)
                 }
-                nextKeepalive = Date().addingTimeInterval(TimeInterval(max(1, next)))
             }
             if keepalive > 0 && Date().timeIntervalSince(lastSocketInput) > deadAfter + TimeInterval(keepalive) {
                 cond.lock()
