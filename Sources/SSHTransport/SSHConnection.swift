@@ -423,6 +423,12 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     nextKeepalive = Date().addingTimeInterval(1)
                 }
             }
+            if keepalive > 0 && Date().timeIntervalSince(lastSocketInput) > deadAfter + TimeInterval(keepalive),
+               let k = SSHConnection.lastTCPInput(fd: core.fd), k > lastSocketInput {
+                // libssh2 reads keepalive replies inside channel calls, before poll() can see
+                // them (a write waiting for the window loops without sleeping): ask the kernel.
+                lastSocketInput = k
+            }
             if keepalive > 0 && Date().timeIntervalSince(lastSocketInput) > deadAfter + TimeInterval(keepalive) {
                 cond.lock()
                 fail("no answer from the server for \(Int(deadAfter))s (ServerAliveInterval \(keepalive) × ServerAliveCountMax \(endpoint.serverAliveCountMax))")
@@ -454,6 +460,18 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
         ioDone = true
         cond.broadcast()
         cond.unlock()
+    }
+
+    /// When the server last sent data on the TCP connection, by the kernel's count (Linux).
+    static func lastTCPInput(fd: Int32) -> Date? {
+        #if os(Linux)
+        var info = tcp_info()
+        var len = socklen_t(MemoryLayout<tcp_info>.size)
+        guard getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &len) == 0 else { return nil }
+        return Date().addingTimeInterval(-TimeInterval(info.tcpi_last_data_recv) / 1000)
+        #else
+        return nil
+        #endif
     }
 
     private func pendingOutbound() -> Bool {
