@@ -195,12 +195,19 @@ final class RestoreE2ETests: XCTestCase {
         let artifact = try RestoreFixture.freshBackup()
         let before = try RestoreFixture.liveContent()
         // Hold the agent's lock the way a running backup does (flock on the same file, as akagent).
+        // `cat` holds it until its stdin closes, so the lock ends with this test whatever the process tree.
         let holder = Process()
+        let release = Pipe()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         holder.arguments = ["ip", "netns", "exec", Lab.infraNamespace] + Lab.asUser(Lab.agentUser, home: "/home/\(Lab.agentUser)")
-            + ["flock", "--exclusive", "/var/lib/akbackup-agent/operation.lock", "sleep", "60"]
+            + ["flock", "--exclusive", "/var/lib/akbackup-agent/operation.lock", "cat"]
+        holder.standardInput = release
+        holder.standardOutput = FileHandle.nullDevice
         try holder.run()
-        defer { holder.terminate(); holder.waitUntilExit() }
+        defer {
+            try? release.fileHandleForWriting.close()
+            holder.waitUntilExit()
+        }
         try Lab.waitUntil("the lock is held", timeout: 20) {
             let probe = try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, "flock", "--nonblock", "/var/lib/akbackup-agent/operation.lock", "true"])
             return probe.status != 0
@@ -210,6 +217,54 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("busy") && r.stderr.contains("lock"), r.description)
         XCTAssertEqual(try RestoreFixture.liveContent(), before)
         XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+    }
+
+    func testRestoreWhileABackupRunsIsRefusedNamingTheBackup() throws {
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            let before = try RestoreFixture.liveContent()
+            let backup = try RestoreFixture.startAsOperator([akbackup, "backup"])
+            defer { backup.waitUntilExit() }
+            // Freeze the receiver mid-upload: the backup then holds the agent's lock for as long as we need.
+            var receiverPID = ""
+            try Lab.waitUntil("the backup is streaming to the NAS", timeout: 60, interval: 0.02) {
+                let holder = (try? String(contentsOfFile: "/var/lib/akbackup-agent/operation.lock", encoding: .utf8)) ?? ""
+                let partial = RestoreFixture.files(in: Lab.nasBackupDir, suffix: ".partial").isEmpty == false
+                receiverPID = try Lab.run(["pgrep", "-u", Lab.nasUser, "-f", "akbackup-receiver serve"]).stdout
+                    .split(separator: "\n").first.map(String.init) ?? ""
+                return holder.contains("\"backup\"") && partial && !receiverPID.isEmpty
+            }
+            XCTAssertTrue(try Lab.run(["kill", "-STOP", receiverPID]).ok)
+            let r: CommandResult
+            do {
+                defer { _ = try? Lab.run(["kill", "-CONT", receiverPID]) }
+                r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes"], timeout: 120)
+            }
+            XCTAssertEqual(r.status, 4, r.description)
+            XCTAssertTrue(r.stderr.contains("busy") && r.stderr.contains("backup (pid"), r.description)
+            XCTAssertTrue(r.stderr.contains("hint:"), r.description)
+            backup.waitUntilExit()
+            XCTAssertEqual(backup.terminationStatus, 0, "the running backup was not disturbed")
+            XCTAssertEqual(try RestoreFixture.liveContent(), before)
+            XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+        }
+    }
+
+    func testStatusFailsWhenBackupOrRestoreTestIsOverdue() throws {
+        _ = try RestoreFixture.freshBackup()
+        XCTAssertEqual(try Lab.runAsOperator([akbackup, "restore-test"], timeout: 300).status, 0)
+        XCTAssertEqual(try Lab.runAsOperator([akbackup, "status"]).status, 0, "fresh backup and restore test: OK")
+        let config = "/home/\(Lab.operatorUser)/akbackup-status-e2e.toml"
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        for (key, fragment) in [("max_restore_test_age_days = 0", "restore test"), ("max_backup_age_hours = 0", "newest backup is")] {
+            try "[status]\n\(key)\n".write(toFile: config, atomically: true, encoding: .utf8)
+            _ = try Lab.run(["chown", Lab.operatorUser, config])
+            let r = try Lab.runAsOperator([akbackup, "status", "--config", config])
+            XCTAssertEqual(r.status, 1, r.description)
+            XCTAssertTrue(r.stdout.contains("problem:") && r.stdout.contains(fragment), r.description)
+            let json = try Lab.runAsOperator([akbackup, "status", "--config", config, "--json"])
+            XCTAssertEqual(try RestoreFixture.json(json.stdout)["ok"] as? Bool, false)
+        }
     }
 
     func testControllerKilledDuringStreamingLeavesLiveUntouched() throws {
@@ -300,8 +355,8 @@ enum RestoreFixture {
         try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, "flock", "--nonblock", "/var/lib/akbackup-agent/operation.lock", "true"]).ok
     }
 
-    static func files(in dir: String) -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".json") }
+    static func files(in dir: String, suffix: String = ".json") -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(suffix) }
     }
 
     static func artifacts() -> [String] {
