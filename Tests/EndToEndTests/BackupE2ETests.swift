@@ -59,15 +59,16 @@ final class BackupE2ETests: XCTestCase {
         let earlier = try F.smallBackup()
         let earlierHash = try F.sha256(of: "\(F.smallDir)/\(earlier)")
         try F.shapeNASLink()
-        let controller = try F.startBackup(config: F.configFile(receiver: "nas-small", idleTimeout: 10))
+        // Its timeouts: idle_timeout 10 s while reading, keepalive 2 s × 3 (ssh config) while a write waits.
+        let controller = try F.startBackup(config: F.configFile(receiver: "nas-small", idleTimeout: 10, serverAliveInterval: 2))
         let partial = try F.waitForPartial()
         let started = Date()
         XCTAssertTrue(try Lab.run(["ip", "link", "set", F.nasVeth, "down"]).ok)
         defer { F.restoreLink() }
-        let result = try controller.wait(timeout: 60)
+        let result = try controller.wait(timeout: 90)
         let failedAfter = Date().timeIntervalSince(started)
         XCTAssertNotEqual(result.status, 0, "the backup succeeded over a cut link: \(result)")
-        XCTAssertLessThan(failedAfter, 40, "the controller took \(Int(failedAfter))s to give up (idle_timeout 10)")
+        XCTAssertLessThan(failedAfter, 30, "the controller took \(Int(failedAfter))s to give up (idle_timeout 10, keepalive 2 × 3)")
         XCTAssertTrue(result.stderr.hasPrefix("error: nas-small: ") && result.stderr.contains("\nhint: "), "unclear message: \(result.stderr)")
         F.restoreLink()
 
@@ -285,11 +286,20 @@ enum BackupFixture {
     }
 
     /// A controller config readable by the operator.
-    static func configFile(agent: String = "infra-core", receiver: String = "nas", idleTimeout: Int = 30) throws -> String {
+    /// With `serverAliveInterval`, an ssh config that sets it (× 3) and then includes the operator's own.
+    static func configFile(agent: String = "infra-core", receiver: String = "nas", idleTimeout: Int = 30,
+                           serverAliveInterval: Int? = nil) throws -> String {
         let dir = "/tmp/akbackup-e2e-configs"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
-        let path = "\(dir)/\(agent)-\(receiver)-\(idleTimeout).toml"
-        let text = "[agent]\nhost = \"\(agent)\"\n[receiver]\nhost = \"\(receiver)\"\n[ssh]\nidle_timeout = \(idleTimeout)\n"
+        let path = "\(dir)/\(agent)-\(receiver)-\(idleTimeout)-\(serverAliveInterval ?? 0).toml"
+        var text = "[agent]\nhost = \"\(agent)\"\n[receiver]\nhost = \"\(receiver)\"\n[ssh]\nidle_timeout = \(idleTimeout)\n"
+        if let interval = serverAliveInterval {
+            let sshConfig = "\(dir)/ssh_config-alive-\(interval)"
+            try "Host *\n    ServerAliveInterval \(interval)\n    ServerAliveCountMax 3\nInclude \(Lab.operatorHome)/.ssh/config\n"
+                .write(toFile: sshConfig, atomically: true, encoding: .utf8)
+            _ = try Lab.run(["chmod", "644", sshConfig])
+            text += "config_file = \"\(sshConfig)\"\n"
+        }
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         _ = try Lab.run(["chmod", "644", path])
         return path
