@@ -282,7 +282,6 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
 
         loop: while true {
             var progress = false
-            var wouldBlock = false
 
             cond.lock()
             if stopRequested || failure != nil { cond.unlock(); break loop }
@@ -306,7 +305,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     if window > lastWriteWindow - rc { lastSocketInput = Date() }
                     lastWriteWindow = window
                 } else if rc == LIBSSH2_ERROR_EAGAIN {
-                    wouldBlock = true
+                    // the window is full or the socket busy: poll below waits for either
                 } else if rc == LIBSSH2_ERROR_CHANNEL_CLOSED || rc == LIBSSH2_ERROR_CHANNEL_EOF_SENT || rc == LIBSSH2_ERROR_CHANNEL_UNKNOWN {
                     writeFailure = TransportError(.io, host: peerName, "the remote program stopped reading its input\(stderrSuffix())",
                                                   hint: "see the remote program's stderr")
@@ -329,8 +328,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
             if wantEOF && !eofSent && outbound.count - outHead == 0 {
                 let rc = ak_channel_send_eof(channel)
                 if rc == 0 { eofSent = true; progress = true }
-                else if rc == LIBSSH2_ERROR_EAGAIN { wouldBlock = true }
-                else { eofSent = true }   // channel already closed by the peer: nothing to tell it
+                else if rc != LIBSSH2_ERROR_EAGAIN { eofSent = true }   // channel already closed by the peer: nothing to tell it
             }
             // 3. stdout, only while there is room: a full buffer stops the SSH window (backpressure)
             let room = options.inboundCapacity - (inbound.count - inHead)
@@ -348,7 +346,6 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     progress = true
                     cond.broadcast()
                 } else if rc == 0 || rc == LIBSSH2_ERROR_EAGAIN {
-                    if rc == LIBSSH2_ERROR_EAGAIN { wouldBlock = true }
                     // a read of 0 is not end of stream; the EOF flag is
                     if libssh2_channel_eof(channel) == 1 {
                         remoteEOF = true
@@ -372,8 +369,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     progress = true
                     continue
                 }
-                if rc == LIBSSH2_ERROR_EAGAIN { wouldBlock = true }
-                else if rc < 0 && rc != LIBSSH2_ERROR_CHANNEL_CLOSED {
+                if rc < 0 && rc != LIBSSH2_ERROR_EAGAIN && rc != LIBSSH2_ERROR_CHANNEL_CLOSED {
                     fail("read from the SSH channel failed: \(LibSSH2.lastError(session))")
                     cond.unlock(); break loop
                 }
@@ -393,9 +389,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     }
                     progress = true
                     cond.broadcast()
-                } else if rc == LIBSSH2_ERROR_EAGAIN {
-                    wouldBlock = true
-                } else {
+                } else if rc != LIBSSH2_ERROR_EAGAIN {
                     fail("waiting for the remote program to finish failed: \(LibSSH2.lastError(session))")
                     cond.unlock(); break loop
                 }
@@ -440,7 +434,10 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
             // 7. nothing to do: sleep until the socket or a caller needs us
             let dirs = libssh2_session_block_directions(session)
             var events: Int16 = Int16(POLLIN)
-            if dirs & ak_block_outbound() != 0 || (wouldBlock && pendingOutbound()) { events |= Int16(POLLOUT) }
+            // POLLOUT only when libssh2 itself waits to send: a write refused for want of channel
+            // window waits for the server's window adjustment, which arrives as input. Asking for
+            // POLLOUT on a writable socket then would spin a core the compressors need.
+            if dirs & ak_block_outbound() != 0 { events |= Int16(POLLOUT) }
             var fds = [pollfd(fd: core.fd, events: events, revents: 0),
                        pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
             var timeoutMs: Int32 = 1000
