@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Reads a pg_dump plain-SQL stream as it passes and learns what the artifact holds:
 /// the rows of every COPY section, and whether pg_dump wrote its completion trailer.
 /// Lines of any length are handled without buffering them whole.
@@ -21,15 +27,35 @@ public struct DumpInspector: Sendable {
     public init() {}
 
     public mutating func push(_ chunk: some Collection<UInt8>) {
-        bytes += Int64(chunk.count)
-        for byte in chunk {
-            if byte == 0x0A {
-                endLine()
-            } else {
-                if head.count < DumpInspector.headLimit { head.append(byte) }
-                lineLength += 1
+        // Contiguous bytes (every caller's [UInt8]) go through memchr: this runs on the agent's
+        // streaming thread for every byte of the dump, where a generic byte loop was the bottleneck.
+        let done: Void? = chunk.withContiguousStorageIfAvailable { push(bytes: UnsafeRawBufferPointer($0)) }
+        if done == nil { Array(chunk).withUnsafeBytes { push(bytes: $0) } }
+    }
+
+    private mutating func push(bytes raw: UnsafeRawBufferPointer) {
+        bytes += Int64(raw.count)
+        guard var p = raw.baseAddress else { return }
+        var remaining = raw.count
+        while remaining > 0 {
+            guard let newline = memchr(p, 0x0A, remaining) else {
+                appendToLine(p, remaining)
+                return
             }
+            let n = p.distance(to: UnsafeRawPointer(newline))
+            appendToLine(p, n)
+            endLine()
+            p = UnsafeRawPointer(newline) + 1
+            remaining -= n + 1
         }
+    }
+
+    private mutating func appendToLine(_ p: UnsafeRawPointer, _ n: Int) {
+        // Inside COPY data only "\." matters: keep 3 bytes so longer lines are never taken for it.
+        let limit = copyTable == nil ? DumpInspector.headLimit : 3
+        let room = limit - head.count
+        if room > 0 && n > 0 { head.append(contentsOf: UnsafeRawBufferPointer(start: p, count: min(room, n))) }
+        lineLength += n
     }
 
     /// Call at end of stream. True when the dump is complete: trailer seen, no COPY left open.
