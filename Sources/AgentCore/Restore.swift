@@ -1,6 +1,7 @@
 import AKProtocol
 import Compression
 import Crypto
+import DumpFormat
 import Foundation
 import ProcessRunner
 import ProtocolSession
@@ -225,6 +226,7 @@ struct RestoreJob {
                                                "-U", c.dbUser, "-d", database],
                                               extraEnvironment: ["PGPASSWORD": password], direction: .writeStdin)
         let inflater = GzipInflater()
+        var transactionFilter = TransactionControlFilter()
         var hasher = SHA256()
         var feedFailure: String?
         do {
@@ -242,7 +244,7 @@ struct RestoreJob {
                     hasher.update(data: bytes)
                     guard feedFailure == nil else { continue }
                     do {
-                        try inflater.push(bytes) { try psql.write($0) }
+                        try inflater.push(bytes) { try psql.write(transactionFilter.filter($0)) }
                     } catch {
                         feedFailure = "\(error)"
                     }
@@ -259,7 +261,12 @@ struct RestoreJob {
             throw error
         }
         if feedFailure == nil {
-            do { try inflater.finish() } catch { feedFailure = "\(error)" }
+            do {
+                try inflater.finish()
+                try psql.write(transactionFilter.finish())
+            } catch {
+                feedFailure = "\(error)"
+            }
         }
         let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
         let hashProblem = expectedSHA256.flatMap { expected in

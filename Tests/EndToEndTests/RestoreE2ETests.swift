@@ -160,6 +160,31 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [], "the staging database was dropped")
     }
 
+    func testReplaceWhoseSQLFailsAfterTheLargeObjectsCommitsNothing() throws {
+        // pg_dump wraps large objects in its own BEGIN/COMMIT; the replay must still be all or nothing.
+        let artifact = try RestoreFixture.freshBackup()
+        let broken = try RestoreFixture.craft(from: artifact, stamp: "2001-01-04T000000Z") { gz in
+            let text = String(decoding: try RestoreFixture.gunzip(gz), as: UTF8.self)
+            XCTAssertTrue(text.contains("lo_open"), "the sample data has a large object")
+            let late = text.range(of: "-- PostgreSQL database dump complete")!.lowerBound
+            return try RestoreFixture.gzip(Array((String(text[..<late]) + "SELECT akbackup_late_failure();\n" + String(text[late...])).utf8))
+        }
+        let before = try RestoreFixture.liveContent()
+        let artifactsBefore = Set(RestoreFixture.artifacts())
+
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--replace", "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 1, r.description)
+        let tables = try Lab.psql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'template');")
+        XCTAssertEqual(tables.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "nothing of the failed replay was committed")
+        XCTAssertEqual(try Lab.containerState("authentik-server"), "running", "the services were started again")
+
+        // The undo point replace took first brings everything back.
+        let undoPoint = try XCTUnwrap(Set(RestoreFixture.artifacts()).subtracting(artifactsBefore).subtracting([broken]).first)
+        let back = try Lab.runAsOperator([akbackup, "restore", undoPoint, "--yes"], timeout: 300)
+        XCTAssertEqual(back.status, 0, back.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), before)
+    }
+
     func testUnhealthyAfterSwapRollsBackAutomatically() throws {
         // An artifact whose database the stand-in server refuses to be ready on.
         XCTAssertTrue(try Lab.psql("CREATE TABLE public.akbackup_lab_unhealthy (x int);").ok)
