@@ -112,6 +112,26 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertTrue(try Lab.psql("UPDATE authentik_core_user SET name = replace(name, ' (changed)', '');").ok)
     }
 
+    func testRunbookMadeDumpNeedsNoManifestFlagAndThenPassesARestoreTest() throws {
+        // The runbook's step 1, by hand: pg_dump | gzip, no manifest.
+        let name = "authentik-db-2001-01-05T000000Z.sql.gz"
+        let path = "\(Lab.nasBackupDir)/\(name)"
+        let dump = try Lab.run(["bash", "-c", "docker exec authentik-postgres pg_dump -U authentik authentik | gzip > \"$1\"", "_", path], timeout: 300)
+        XCTAssertTrue(dump.ok, dump.description)
+        _ = try Lab.run(["chown", "\(Lab.nasUser):\(Lab.nasUser)", path])
+
+        let refused = try Lab.runAsOperator([akbackup, "restore-test", name], timeout: 300)
+        XCTAssertNotEqual(refused.status, 0, refused.description)
+        XCTAssertTrue(refused.stderr.contains("no manifest") && refused.stderr.contains("--no-manifest"), refused.description)
+
+        let r = try Lab.runAsOperator([akbackup, "restore-test", name, "--no-manifest", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        let receipt = try RestoreFixture.json(r.stdout)
+        XCTAssertEqual(receipt["outcome"] as? String, "tested")
+        let checked = ((receipt["validation"] as? [String: Any])?["rowCounts"] as? [String: Any])?.keys.sorted() ?? []
+        XCTAssertTrue(checked.contains("public.authentik_core_user"), "the key tables were checked: \(checked)")
+    }
+
     // MARK: failures: live untouched
 
     func testCorruptArtifactIsRefusedBeforeAnyChange() throws {
