@@ -29,7 +29,8 @@ let package = Package(
         .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport"]),
         .target(name: "HostConfig"),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .target(name: "Compression", dependencies: ["CZlib"]),
+        .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
+        .target(name: "Compression", dependencies: ["CZlib", "CDeflate"]),
         .target(name: "DumpFormat"),
         .target(name: "ProcessRunner"),
         .target(name: "AgentCore", dependencies: [

@@ -21,14 +21,25 @@ struct BackupJob {
         let lock = try OperationLock.acquire(stateDir: host.config.stateDir, host: hostName, operation: "backup", controller: controller)
         defer { lock.release() }
         let password = try host.secret()
-        let facts = try sourceFacts(password: password)
+        // pg_dump starts (docker exec, connect, lock, read the catalog) while the facts are asked
+        // for: its output waits in the pipe until the stream opens. If the facts fail, it is stopped.
+        let dump = try startPgDump(password: password)
+        let facts: SourceFacts
+        do {
+            facts = try sourceFacts(password: password)
+        } catch {
+            dump.kill()
+            _ = dump.wait()
+            throw error
+        }
         let startedAt = Date()
         let name = ArtifactName.make(at: startedAt)
         try session.send(.backupStarted(BackupStarted(id: id, name: name, startedAt: Timestamp.string(startedAt), source: facts)))
 
-        // Each thread may hold two 1 MiB blocks: the bound keeps memory flat.
-        let threads = min(16, max(1, request.threads ?? ProcessInfo.processInfo.activeProcessorCount))
-        let dump = try startPgDump(password: password)
+        // Each thread may hold two 1 MiB blocks: the bound keeps memory flat. By default one core is
+        // left to pg_dump, its PostgreSQL backend and docker's stream relay, which feed the compressors:
+        // on a busy 2-core host a second compression thread only competes with them (measured slower).
+        let threads = min(16, max(1, request.threads ?? ProcessInfo.processInfo.activeProcessorCount - 1))
         var hasher = SHA256()
         var size: Int64 = 0
         var inspector = DumpInspector()
@@ -71,15 +82,22 @@ struct BackupJob {
           coalesce(CASE WHEN to_regclass('django_migrations') IS NULL THEN NULL ELSE
             (xpath('/row/v/text()', query_to_xml('SELECT app || ''.'' || name AS v FROM django_migrations ORDER BY applied DESC, id DESC LIMIT 1', false, true, '')))[1]::text END, '')
         """
+        // The two docker execs run side by side.
+        let version = ResultBox<ProcessResult>()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { [host] in
+            version.result = Result { try host.docker(["exec", host.config.postgresContainer, "pg_dump", "--version"]) }
+        }
         let r = try host.psql(sql, password: password)
+        group.wait()
         guard r.status == 0 else {
             throw ErrorMessage(id: nil, code: .failed, message: "cannot query the database on \(hostName): \(r.stderrLastLine)",
                                hint: "check that \(host.config.postgresContainer) is running and database \(host.config.database) exists (`akbackup doctor`)")
         }
         let fields = r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-        let version = try host.docker(["exec", host.config.postgresContainer, "pg_dump", "--version"])
+        let pgDumpVersion = try version.result!.get().stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
         return SourceFacts(host: hostName, database: host.config.database, postgresVersion: fields.first ?? "",
-                           pgDumpVersion: version.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines),
+                           pgDumpVersion: pgDumpVersion,
                            authentikVersion: fields.count > 1 && !fields[1].isEmpty ? fields[1] : nil,
                            latestMigration: fields.count > 2 && !fields[2].isEmpty ? fields[2] : nil)
     }
@@ -90,6 +108,11 @@ struct BackupJob {
                                            "pg_dump", "-U", c.dbUser, c.database],
                                           extraEnvironment: ["PGPASSWORD": password])
     }
+}
+
+/// A result handed from a worker to the thread that waits for it (DispatchGroup.wait orders the two).
+final class ResultBox<T>: @unchecked Sendable {
+    var result: Result<T, Error>?
 }
 
 extension AgentHost {

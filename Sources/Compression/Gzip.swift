@@ -1,3 +1,4 @@
+import CDeflate
 import CZlib
 import Foundation
 
@@ -11,8 +12,25 @@ public enum Gzip {
     public static let defaultLevel: Int32 = 6
 
     /// Compresses `input` into one complete gzip member. Members concatenate into a valid gzip file,
-    /// which is what lets blocks be compressed in parallel.
+    /// which is what lets blocks be compressed in parallel. libdeflate (whole-buffer) does the work:
+    /// at level 6 it is about twice as fast as zlib's deflate and its output is no larger.
     public static func member(_ input: [UInt8], level: Int32 = defaultLevel) -> [UInt8] {
+        guard let compressor = libdeflate_alloc_compressor(level) else { return zlibMember(input, level: level) }
+        defer { libdeflate_free_compressor(compressor) }
+        let bound = libdeflate_gzip_compress_bound(compressor, input.count)
+        var output = [UInt8](repeating: 0, count: bound)
+        let produced = input.withUnsafeBytes { inRaw in
+            output.withUnsafeMutableBytes { outRaw in
+                libdeflate_gzip_compress(compressor, inRaw.baseAddress, inRaw.count, outRaw.baseAddress, outRaw.count)
+            }
+        }
+        precondition(produced > 0, "libdeflate_gzip_compress into a bound-sized buffer must succeed")
+        output.removeLast(output.count - produced)
+        return output
+    }
+
+    /// The same with zlib (when libdeflate cannot allocate its compressor).
+    static func zlibMember(_ input: [UInt8], level: Int32 = defaultLevel) -> [UInt8] {
         var stream = z_stream()
         precondition(ak_deflate_init_gzip(&stream, level) == Z_OK, "deflateInit2 failed")
         defer { deflateEnd(&stream) }

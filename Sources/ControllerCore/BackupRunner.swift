@@ -3,6 +3,11 @@ import Foundation
 import ProtocolSession
 import Transport
 
+/// A connection handed from the thread that opened it to the one that waits (DispatchGroup.wait orders them).
+private final class ConnectionBox: @unchecked Sendable {
+    var result: Result<Connection, Error>?
+}
+
 /// What `akbackup backup` reports when it succeeds.
 public struct BackupSummary: Encodable, Equatable {
     public var name: String
@@ -34,10 +39,20 @@ public struct BackupRunner {
 
     public func run() throws -> BackupSummary {
         let began = Date()
-        let receiver = try connector.connect(role: .receiver, remote: config.receiver).session
-        defer { receiver.close() }
-        let agent = try connector.connect(role: .agent, remote: config.agent).session
-        defer { agent.close() }
+        // Both SSH connections at once: each handshake is a round trip or two plus key exchange.
+        let agentConnection = ConnectionBox()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { [connector, config] in
+            agentConnection.result = Result { try connector.connect(role: .agent, remote: config.agent) }
+        }
+        let receiverConnection = Result { try connector.connect(role: .receiver, remote: config.receiver) }
+        group.wait()
+        defer {
+            if case .success(let c) = receiverConnection { c.session.close() }
+            if case .success(let c)? = agentConnection.result { c.session.close() }
+        }
+        let receiver = try receiverConnection.get().session
+        let agent = try agentConnection.result!.get().session
 
         let backupID = agent.makeID()
         try agent.send(.backup(BackupRequest(id: backupID, threads: threads)))

@@ -82,7 +82,7 @@ struct Backup: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON summary object.") var json = false
-    @Option(help: "Compression threads on the agent (default: its core count).") var threads: Int?
+    @Option(help: "Compression threads on the agent (default: its core count minus one, at least 1).") var threads: Int?
 
     func run() throws {
         try runReportingErrors {
