@@ -42,6 +42,20 @@ final class DumpInspectorTests: XCTestCase {
         XCTAssertEqual(inspector.rowCounts["public.authentik_core_user"], 2)
     }
 
+    func testNonContiguousInputAndDataLinesStartingLikeTheEndMarker() {
+        // A data row "\.x" (not the end marker) and input that is not contiguous memory (the memchr path's fallback).
+        let text = dump.replacingOccurrences(of: "2\t東京\t{}", with: "\\.x")
+        var whole = DumpInspector()
+        whole.push(Array(text.utf8))
+        var lazy = DumpInspector()
+        lazy.push(text.utf8.lazy.map { $0 })
+        XCTAssertTrue(whole.finish())
+        XCTAssertTrue(lazy.finish())
+        XCTAssertEqual(whole.rowCounts["public.authentik_core_user"], 2)
+        XCTAssertEqual(lazy.rowCounts, whole.rowCounts)
+        XCTAssertEqual(lazy.bytes, whole.bytes)
+    }
+
     func testDumpCutInsideCopyIsIncomplete() {
         let cut = String(dump.prefix(upTo: dump.range(of: "2\t東京")!.lowerBound))
         var inspector = DumpInspector()
