@@ -24,13 +24,16 @@ public struct AgentConfig: Equatable, Sendable {
     /// The ready endpoint; empty means http://<server container IP>:9000/-/health/ready/.
     public var healthURL = ""
     public var stateDir = "/var/lib/akbackup-agent"
+    /// Seconds without artifact data before a restore gives up (a link that died silently): the
+    /// replay is rolled back, staging dropped, the app services started again.
+    public var replayIdleTimeout = 300
 
     public init() {}
 
     static let keys: Set<String> = [
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
-        "database", "db_user", "docker", "compose_command", "health_url", "state_dir",
+        "database", "db_user", "docker", "compose_command", "health_url", "state_dir", "replay_idle_timeout",
     ]
 
     /// Loads `path`; a missing file means all defaults.
@@ -53,6 +56,7 @@ public struct AgentConfig: Equatable, Sendable {
         if let v = try file.strings("compose_command") { c.composeCommand = v }
         if let v = try file.string("health_url") { c.healthURL = v }
         if let v = try file.string("state_dir") { c.stateDir = v }
+        if let v = try file.integer("replay_idle_timeout") { c.replayIdleTimeout = max(0, v) }
         return c
     }
 
@@ -90,6 +94,7 @@ public struct AgentConfig: Equatable, Sendable {
         #compose_command = ["docker", "compose"]   # ["docker-compose"] for Compose v1
         #health_url = ""                 # empty: http://<authentik-server IP>:9000/-/health/ready/
         #state_dir = "\(d.stateDir)"
+        #replay_idle_timeout = \(d.replayIdleTimeout)        # seconds without artifact data before a restore gives up safely
 
         """
     }

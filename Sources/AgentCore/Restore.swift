@@ -82,7 +82,8 @@ struct RestoreJob {
         let replayFailure: String?
         do {
             replayFailure = try steps.run("replay artifact into \(target)") {
-                try replay(id: id, into: target, expectedSHA256: request.sha256, session: session, password: password)
+                try replay(id: id, into: target, expectedSHA256: request.sha256, session: session, password: password,
+                           dropOnSilence: request.mode != .replace, startAppOnSilence: request.mode == .replace)
             }
         } catch {
             if request.mode != .replace { try? host.admin(["DROP DATABASE IF EXISTS \(ident(target)) WITH (FORCE)"], password: password) }
@@ -216,15 +217,33 @@ struct RestoreJob {
     /// its SHA-256. On any failure or a lost link psql's input just ends, and PostgreSQL rolls the
     /// transaction back when the session closes (psql's own --single-transaction would commit at EOF).
     /// Returns why it failed, or nil.
-    private func replay(id: UInt64, into database: String, expectedSHA256: String?, session: ServerSession, password: String) throws -> String? {
-        guard case .message(.data(let header))? = try session.framed.receive(), header.id == id else {
-            throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
-        }
+    private func replay(id: UInt64, into database: String, expectedSHA256: String?, session: ServerSession, password: String,
+                        dropOnSilence: Bool, startAppOnSilence: Bool) throws -> String? {
         let c = host.config
         let psql = try StreamingProcess.start([c.docker, "exec", "-i", "-e", "PGPASSWORD", c.postgresContainer,
                                                "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
                                                "-U", c.dbUser, "-d", database],
                                               extraEnvironment: ["PGPASSWORD": password], direction: .writeStdin)
+        // A link that dies silently never ends our input: give up after a while, safely.
+        let timeout = TimeInterval(c.replayIdleTimeout)
+        let watchdog = IdleWatchdog(timeout: timeout, name: "replay watchdog") { [host, log] in
+            log("no artifact data for \(Int(timeout))s (link lost?): rolling the replay back")
+            psql.closeStdin()
+            _ = psql.wait()
+            if dropOnSilence { try? host.admin(["DROP DATABASE IF EXISTS \(ident(database)) WITH (FORCE)"], password: password) }
+            if startAppOnSilence {
+                var guardApp = AppGuard(host: host, log: log)
+                guardApp.isStopped = true
+                guardApp.restoreIfNeeded()
+            }
+            exit(ServerSession.Outcome.linkLost.rawValue)
+        }
+        defer { watchdog.stop() }
+        guard case .message(.data(let header))? = try session.framed.receive(), header.id == id else {
+            psql.closeStdin()
+            _ = psql.wait()
+            throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
+        }
         let inflater = GzipInflater()
         var transactionFilter = TransactionControlFilter()
         var hasher = SHA256()
@@ -239,6 +258,7 @@ struct RestoreJob {
                 guard let item = try session.framed.receive() else {
                     throw TransportError(.io, host: "controller", "link lost while receiving the artifact", hint: "nothing changed")
                 }
+                watchdog.touch()
                 switch item {
                 case .chunk(let bytes):
                     hasher.update(data: bytes)

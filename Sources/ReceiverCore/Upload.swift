@@ -35,7 +35,11 @@ struct UploadJob {
         }
         flock(fd, LOCK_EX)
         var published = false
-        let watchdog = UploadWatchdog(timeout: idleTimeout, partialPath: partialPath, name: request.name, log: log)
+        let watchdog = IdleWatchdog(timeout: idleTimeout, name: "upload watchdog") { [log] in
+            unlink(partialPath)
+            log("no data from the controller for \(Int(idleTimeout))s during the upload of \(request.name) (link lost?); removed the partial file")
+            exit(4)
+        }
         defer {
             watchdog.stop()
             close(fd)
@@ -167,48 +171,6 @@ struct UploadJob {
         }
         return ErrorMessage(id: id, code: .ioError, message: "writing to \(store.directory) failed: \(String(cString: strerror(code)))",
                             hint: "check the NAS volume; nothing was kept")
-    }
-}
-
-/// Ends a receiver whose upload went silent: after `timeout` seconds without data it removes the
-/// partial file and exits (status 4, link lost). Stopped before the commit is processed, so it
-/// never races with publishing: once `stop()` returns it cannot fire, and while it fires `stop()`
-/// waits (for an exit).
-final class UploadWatchdog: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var last = Date()
-    private var stopped = false
-
-    init(timeout: TimeInterval, partialPath: String, name: String, log: @escaping (String) -> Void) {
-        guard timeout > 0 else { stopped = true; return }
-        let thread = Thread { [self] in
-            cond.lock()
-            while !stopped {
-                let deadline = last.addingTimeInterval(timeout)
-                if Date() >= deadline {
-                    unlink(partialPath)
-                    log("no data from the controller for \(Int(timeout))s during the upload of \(name) (link lost?); removed the partial file")
-                    exit(4)
-                }
-                _ = cond.wait(until: deadline)
-            }
-            cond.unlock()
-        }
-        thread.name = "upload watchdog"
-        thread.start()
-    }
-
-    func touch() {
-        cond.lock()
-        last = Date()
-        cond.unlock()
-    }
-
-    func stop() {
-        cond.lock()
-        stopped = true
-        cond.broadcast()
-        cond.unlock()
     }
 }
 

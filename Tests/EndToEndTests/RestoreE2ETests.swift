@@ -312,6 +312,43 @@ final class RestoreE2ETests: XCTestCase {
         }
     }
 
+    func testLinkSilentDuringAReplaceReplayRollsBackAndStartsTheServices() throws {
+        // The agent behind `infra-impatient` gives up a silent artifact stream after 5 s.
+        let config = "\(Lab.operatorHome)/akbackup-impatient-e2e.toml"
+        try "[agent]\nhost = \"infra-impatient\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+        _ = try Lab.run(["chown", Lab.operatorUser, config])
+        defer { try? FileManager.default.removeItem(atPath: config) }
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            let before = try RestoreFixture.liveContent()
+            let artifactsBefore = Set(RestoreFixture.artifacts())
+            let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--config", config])
+            try Lab.waitUntil("the replace restore stopped the services", timeout: 180, interval: 0.02) {
+                try Lab.containerState("authentik-server") != "running"
+            }
+            // Freeze the controller: the link stays up but no byte flows any more.
+            XCTAssertTrue(try Lab.run(["pkill", "-STOP", "-u", Lab.operatorUser, "-f", "^\(akbackup) "]).ok)
+            let gaveUp = Result {
+                try Lab.waitUntil("the agent gave up, rolled back and started the services", timeout: 90) {
+                    try Lab.containerState("authentik-server") == "running" && RestoreFixture.agentLockIsFree()
+                }
+            }
+            // runuser stops itself when its child stops: end both, or nobody reaps them.
+            _ = try? Lab.run(["pkill", "-KILL", "-u", Lab.operatorUser, "-f", "^\(akbackup) "])
+            kill(controller.processIdentifier, SIGCONT)
+            kill(controller.processIdentifier, SIGKILL)
+            controller.waitUntilExit()
+            try gaveUp.get()
+            let tables = try Lab.psql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'template');")
+            XCTAssertEqual(tables.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "the partial replay was rolled back")
+
+            let undoPoint = try XCTUnwrap(Set(RestoreFixture.artifacts()).subtracting(artifactsBefore).first)
+            let back = try Lab.runAsOperator([akbackup, "restore", undoPoint, "--yes"], timeout: 600)
+            XCTAssertEqual(back.status, 0, back.description)
+            XCTAssertEqual(try RestoreFixture.liveContent(), before)
+        }
+    }
+
     func testControllerKilledDuringStreamingLeavesLiveUntouched() throws {
         try RestoreFixture.withLargerDatabase {
             let artifact = try RestoreFixture.freshBackup()

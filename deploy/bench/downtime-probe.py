@@ -1,15 +1,21 @@
 #!/usr/bin/env python3
 """Measures one outage of Authentik's ready endpoint: from its first failing answer to its first
 success after that. Prints the seconds (or 'none' if no outage was seen before the deadline).
-Run inside infra-core's namespace: container IPs are only routable there."""
-import sys, time, urllib.request, urllib.error
+Run inside infra-core's namespace (container IPs are only routable there). The container's address
+is looked up on every poll: a restarted container may come back with another IP."""
+import subprocess, sys, time, urllib.request
 
-url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+container, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
 ready_file = sys.argv[3] if len(sys.argv) > 3 else None
 
 def ok():
     try:
-        return 200 <= urllib.request.urlopen(url, timeout=1).status < 300
+        ip = subprocess.run(["docker", "inspect", "--format",
+                             "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", container],
+                            capture_output=True, text=True, timeout=5).stdout.strip()
+        if not ip:
+            return False
+        return 200 <= urllib.request.urlopen(f"http://{ip}:9000/-/health/ready/", timeout=1).status < 300
     except Exception:
         return False
 
