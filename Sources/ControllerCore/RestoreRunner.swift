@@ -224,7 +224,8 @@ extension Receipt {
             out += "\n"
         }
         for step in steps {
-            out += "    \(step.ok ? "ok  " : "FAIL") \(step.name.padding(toLength: 44, withPad: " ", startingAt: 0)) "
+            let name = step.name.count >= 48 ? step.name : step.name.padding(toLength: 48, withPad: " ", startingAt: 0)
+            out += "    \(step.ok ? "ok  " : "FAIL") \(name) "
                 + String(format: "%6.1f s", step.seconds) + (step.detail.map { "  \($0)" } ?? "") + "\n"
         }
         return out
