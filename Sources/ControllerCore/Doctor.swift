@@ -57,9 +57,11 @@ public enum Doctor {
         return out
     }
 
-    public static func renderJSON(_ report: DoctorReport) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(report), as: UTF8.self) + "\n"
-    }
+}
+
+/// Pretty, stable JSON for `--json` output.
+public func renderJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+    return String(decoding: try! encoder.encode(value), as: UTF8.self)
 }

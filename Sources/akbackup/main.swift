@@ -52,7 +52,7 @@ struct Doctor: ParsableCommand {
         try runReportingErrors {
             let config = try global.load()
             let report = ControllerCore.Doctor.run(config: config, connector: SSHConnector(config: config))
-            print(json ? ControllerCore.Doctor.renderJSON(report) : ControllerCore.Doctor.renderText(report), terminator: "")
+            print(json ? renderJSON(report) + "\n" : ControllerCore.Doctor.renderText(report), terminator: "")
             return report.ok ? .ok : .failed
         }
     }
@@ -265,11 +265,6 @@ struct ValidationFailure: HintedError {
     var hint: String
 }
 
-func renderJSON<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-    return String(decoding: try! encoder.encode(value), as: UTF8.self)
-}
 
 /// Phase, bytes, rate and elapsed time on one updating stderr line; silent when not a terminal.
 final class ProgressMeter {
