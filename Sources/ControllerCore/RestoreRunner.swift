@@ -16,6 +16,8 @@ public struct RestoreOptions {
 /// What the operator is shown before anything changes, and asked to confirm.
 public struct RestorePlan {
     public var artifact: ArtifactInfo
+    /// The SHA-256 the NAS read when it verified the file: the stream must have it, manifest or not.
+    public var verifiedSHA256: String
     public var runningAuthentikVersion: String?
     public var mode: RestoreMode
     public var services: [String]
@@ -89,7 +91,7 @@ public struct RestoreRunner {
         defer { agent.session.close() }
         let checks = try agent.session.probe().checks
         let running = checks.first(where: { $0.name == "authentik version" })?.detail
-        return RestorePlan(artifact: artifact, runningAuthentikVersion: running?.hasPrefix("unknown") == true ? nil : running,
+        return RestorePlan(artifact: artifact, verifiedSHA256: verified.sha256, runningAuthentikVersion: running?.hasPrefix("unknown") == true ? nil : running,
                            mode: options.mode, services: ["authentik-server", "authentik-worker"])
     }
 
@@ -114,7 +116,10 @@ public struct RestoreRunner {
 
         let restoreID = agent.makeID()
         let manifest = plan.artifact.manifest
-        try agent.send(.restore(RestoreRequest(id: restoreID, mode: options.mode, artifact: plan.artifact.name, sha256: manifest?.sha256,
+        // Without a manifest the hash the NAS read during the preflight stands in for it, so the bytes
+        // the agent replays are always checked end to end before it commits.
+        try agent.send(.restore(RestoreRequest(id: restoreID, mode: options.mode, artifact: plan.artifact.name,
+                                               sha256: manifest?.sha256 ?? plan.verifiedSHA256,
                                                manifest: manifest, force: options.force, healthTimeout: options.healthTimeout)))
         let ready: RestoreReady = try agent.expect("restore.ready", id: restoreID) {
             if case .restoreReady(let m) = $0 { return m } else { return nil }
@@ -128,7 +133,7 @@ public struct RestoreRunner {
             if case .restoreResult(let m) = $0 { return m } else { return nil }
         }
         let receipt = makeReceipt(operation: options.mode == .test ? "restore-test" : "restore", artifact: plan.artifact.name,
-                                  sha256: manifest?.sha256, agentHost: agent.remoteHello?.host ?? config.agent.host,
+                                  sha256: manifest?.sha256 ?? plan.verifiedSHA256, agentHost: agent.remoteHello?.host ?? config.agent.host,
                                   began: began, result: result)
         record(receipt, receiver: receiver, progress: progress)
         return receipt

@@ -128,6 +128,8 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.description)
         let receipt = try RestoreFixture.json(r.stdout)
         XCTAssertEqual(receipt["outcome"] as? String, "tested")
+        let fileHash = String(try Lab.run(["sha256sum", path]).stdout.prefix(64))
+        XCTAssertEqual(receipt["sha256"] as? String, fileHash, "without a manifest the replayed bytes are still checked against the NAS's hash")
         let checked = ((receipt["validation"] as? [String: Any])?["rowCounts"] as? [String: Any])?.keys.sorted() ?? []
         XCTAssertTrue(checked.contains("public.authentik_core_user"), "the key tables were checked: \(checked)")
     }
