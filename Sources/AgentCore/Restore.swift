@@ -86,7 +86,7 @@ struct RestoreJob {
                            dropOnSilence: request.mode != .replace, startAppOnSilence: request.mode == .replace)
             }
         } catch {
-            if request.mode != .replace { try? host.admin(["DROP DATABASE IF EXISTS \(ident(target)) WITH (FORCE)"], password: password) }
+            if request.mode != .replace { try? host.dropDatabase(target, password: password) }
             throw error
         }
         var validation: ValidationReport?
@@ -103,7 +103,7 @@ struct RestoreJob {
 
         switch request.mode {
         case .test, .swap where failure != nil:
-            try? steps.run("drop \(target)") { try host.admin(["DROP DATABASE IF EXISTS \(ident(target)) WITH (FORCE)"], password: password) }
+            try? steps.run("drop \(target)") { try host.dropDatabase(target, password: password) }
             let outcome = failure == nil ? "tested" : "failed"
             let message = failure.map { "\($0); the live database and the services were not touched" }
                 ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables match the manifest; scratch database dropped"
@@ -173,7 +173,7 @@ struct RestoreJob {
         guard try host.databaseExists(request.name, password: password) else {
             throw ErrorMessage(id: request.id, code: .notFound, message: "database \(request.name) does not exist", hint: "see `akbackup doctor`")
         }
-        try host.admin(["DROP DATABASE \(ident(request.name)) WITH (FORCE)"], password: password)
+        try host.dropDatabase(request.name, password: password)
         try session.send(.done(Done(id: request.id, detail: "dropped \(request.name)")))
     }
 
@@ -191,7 +191,7 @@ struct RestoreJob {
         // Only under the lock: no other restore can be using them.
         for db in try ownDatabases(password: password) where db.name.hasPrefix("authentik_restore_") || db.name.hasPrefix("authentik_restoretest_") {
             log("dropping leftover \(db.name)")
-            try host.admin(["DROP DATABASE IF EXISTS \(ident(db.name)) WITH (FORCE)"], password: password)
+            try host.dropDatabase(db.name, password: password)
         }
     }
 
@@ -230,7 +230,7 @@ struct RestoreJob {
             log("no artifact data for \(Int(timeout))s (link lost?): rolling the replay back")
             psql.closeStdin()
             _ = psql.wait()
-            if dropOnSilence { try? host.admin(["DROP DATABASE IF EXISTS \(ident(database)) WITH (FORCE)"], password: password) }
+            if dropOnSilence { try? host.dropDatabase(database, password: password) }
             if startAppOnSilence {
                 var guardApp = AppGuard(host: host, log: log)
                 guardApp.isStopped = true

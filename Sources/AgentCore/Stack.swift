@@ -35,6 +35,11 @@ extension AgentHost {
         }
     }
 
+    /// Drops a database, ending its sessions first (PG 13+ `WITH (FORCE)`).
+    func dropDatabase(_ name: String, password: String) throws {
+        try admin(["DROP DATABASE IF EXISTS \(ident(name)) WITH (FORCE)"], password: password)
+    }
+
     func query(_ sql: String, database: String? = nil, password: String) throws -> [String] {
         let r = try psql(sql, database: database, password: password)
         guard r.status == 0 else {
