@@ -32,8 +32,7 @@ struct BackupJob {
             _ = dump.wait()
             throw error
         }
-        let startedAt = Date()
-        let name = ArtifactName.make(at: startedAt)
+        let (name, startedAt) = BackupNaming.next(stateDir: host.config.stateDir)
         try session.send(.backupStarted(BackupStarted(id: id, name: name, startedAt: Timestamp.string(startedAt), source: facts)))
 
         // Each thread may hold two 1 MiB blocks: the bound keeps memory flat. By default one core is

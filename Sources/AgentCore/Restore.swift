@@ -76,11 +76,12 @@ struct RestoreJob {
                                 "CREATE DATABASE \(ident(live)) OWNER \(ident(host.config.dbUser))"], password: password)
             }
         }
-        try session.send(.restoreReady(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings)))
-
-        // Replay. A cut link here leaves live untouched: the staging database is dropped.
+        // From here until the replay's outcome is known, any failure — the controller gone before it
+        // could even be told the target is ready, a cut link, a protocol error — leaves live untouched
+        // and drops the staging database.
         let replayFailure: String?
         do {
+            try session.send(.restoreReady(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings)))
             replayFailure = try steps.run("replay artifact into \(target)") {
                 try replay(id: id, into: target, expectedSHA256: request.sha256, session: session, password: password,
                            dropOnSilence: request.mode != .replace, startAppOnSilence: request.mode == .replace)

@@ -357,8 +357,9 @@ final class RestoreE2ETests: XCTestCase {
             let before = try RestoreFixture.liveContent()
             let serverStarted = try RestoreFixture.startedAt("authentik-server")
             let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
-            try Lab.waitUntil("the staging database exists", timeout: 120, interval: 0.05) {
-                try RestoreFixture.akbackupDatabases().contains { $0.hasPrefix("authentik_restore_") }
+            // The replay's psql is connected to the staging database: the artifact is streaming.
+            try Lab.waitUntil("the replay into the staging database runs", timeout: 120, interval: 0.05) {
+                try RestoreFixture.sessions(onDatabasesLike: "authentik_restore_%") > 0
             }
             try RestoreFixture.killController()
             controller.waitUntilExit()
@@ -424,6 +425,14 @@ enum RestoreFixture {
         return r.stdout.split(separator: "\n").map(String.init)
     }
 
+    /// Sessions connected to databases whose name is LIKE `pattern`.
+    static func sessions(onDatabasesLike pattern: String) throws -> Int {
+        let r = try Lab.run(["docker", "exec", "authentik-postgres", "psql", "-X", "-At", "-U", "authentik", "-d", "postgres", "-c",
+                             "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '\(pattern)'"])
+        guard r.ok, let n = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) else { throw LabError(r.description) }
+        return n
+    }
+
     static func dropAkbackupDatabases() throws {
         for db in try akbackupDatabases() {
             _ = try Lab.run(["docker", "exec", "authentik-postgres", "psql", "-X", "-q", "-U", "authentik", "-d", "postgres", "-c",
@@ -449,13 +458,8 @@ enum RestoreFixture {
 
     /// Runs a backup now and returns its artifact name.
     static func freshBackup() throws -> String {
-        // Names are per second: never two backups in the same second.
         let before = Set(artifacts())
-        var r = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
-        if !r.ok && r.stderr.contains("already exists") {
-            Thread.sleep(forTimeInterval: 1)
-            r = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
-        }
+        let r = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
         guard r.ok, let name = (try json(r.stdout))["name"] as? String else { throw LabError("backup failed: \(r.description)") }
         XCTAssertFalse(before.contains(name))
         return name
