@@ -1,16 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Dependency direction (bottom to top):
-//   AKProtocol (framing + messages, no I/O)
-//   Transport (the byte-channel interface; in-process pipe, local subprocess, stdio)
-//   SSHTransport (libssh2 implementation of Transport; only the controller links it)
-//   ProtocolSession (client/server sessions: handshake, requests, errors over a channel)
-//   HostConfig (the small TOML-subset config reader every program uses)
-//   AgentCore / ReceiverCore (remote programs: no libssh2) , ControllerCore (jobs)
+// Linux only: akbackup is built and tested on Debian 12 (Swift 6, libssh2, glibc); no Apple platform
+// is claimed.
+//
+// Dependency direction (bottom to top), one job per module:
+//   AKBase           hinted errors, file I/O (exclusive, no-follow, atomic publish), hex, signals, Monitor
+//   ProcessRunner    the one way to start a child process (argv only, posix_spawn)
+//   AKProtocol       framing, messages, limits, canonical encoding, signatures — no I/O
+//   Transport        the byte-channel interface; in-process pipe, local subprocess, stdio
+//   SSHTransport     libssh2 implementation of Transport (only the controller links it)
+//   ProtocolSession  client/server sessions: handshake, requests, heartbeats, errors over a channel
+//   HostConfig       the small TOML-subset config reader every program uses
+//   Compression, DumpFormat  gzip members; what a plain pg_dump contains and what may reach psql
+//   AgentCore / ReceiverCore (remote programs: no libssh2), ControllerCore (jobs)
 let package = Package(
     name: "akbackup",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "akbackup", targets: ["akbackup"]),
         .executable(name: "akbackup-agent", targets: ["akbackup-agent"]),
@@ -22,49 +27,55 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.0.0"),
     ],
     targets: [
-        .target(name: "AKProtocol"),
+        .target(name: "AKBase"),
+        .target(name: "ProcessRunner", dependencies: ["AKBase"]),
+        .target(name: "AKProtocol", dependencies: ["AKBase", .product(name: "Crypto", package: "swift-crypto")]),
         .systemLibrary(name: "CLibSSH2", pkgConfig: "libssh2", providers: [.apt(["libssh2-1-dev"])]),
-        .target(name: "Transport", dependencies: ["AKProtocol"]),
-        .target(name: "SSHTransport", dependencies: ["CLibSSH2", "Transport", "AKProtocol"]),
-        .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport"]),
-        .target(name: "HostConfig"),
+        .target(name: "Transport", dependencies: ["AKBase", "ProcessRunner"]),
+        .target(name: "SSHTransport", dependencies: ["CLibSSH2", "Transport", "AKBase", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport", "AKBase"]),
+        .target(name: "HostConfig", dependencies: ["AKBase"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(name: "Compression", dependencies: ["CZlib", "CDeflate"]),
-        .target(name: "DumpFormat"),
-        .target(name: "ProcessRunner"),
+        .target(name: "DumpFormat", dependencies: ["AKBase"]),
         .target(name: "AgentCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ReceiverCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "Compression", "DumpFormat",
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ControllerCore", dependencies: [
-            "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport",
-            .product(name: "Logging", package: "swift-log"),
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport",
+            .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "akbackup", dependencies: [
-            "ControllerCore", "SSHTransport",
+            "ControllerCore", "SSHTransport", "AKBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-agent", dependencies: [
-            "AgentCore",
+            "AgentCore", "AKBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-receiver", dependencies: [
-            "ReceiverCore",
+            "ReceiverCore", "AKBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "ProtocolSession", "Transport"]),
-        .testTarget(name: "TransportTests", dependencies: ["Transport", "SSHTransport", "ProtocolSession", "AKProtocol"]),
-        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat"]),
-        .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKProtocol", "ProtocolSession", "Transport"]),
-        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "HostConfig", "SSHTransport"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ControllerCore", "SSHTransport", "Transport", "AKProtocol"]),
+        .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "AKBase", "ProtocolSession", "Transport",
+                                                            .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "TransportTests", dependencies: ["Transport", "SSHTransport", "ProtocolSession", "AKProtocol", "AKBase", "ProcessRunner"]),
+        .testTarget(name: "AgentCoreTests", dependencies: ["AgentCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
+                                                           .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport",
+                                                              .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "ControllerCoreTests", dependencies: ["ControllerCore", "HostConfig", "SSHTransport", "AKProtocol", "AKBase",
+                                                                "ProtocolSession", "Transport", "AgentCore", "ReceiverCore"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ControllerCore", "SSHTransport", "Transport", "AKProtocol", "AKBase", "ProtocolSession",
+                                                          .product(name: "Crypto", package: "swift-crypto")]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Messages of the backup path: agent dumps, controller relays, receiver stores.
 ///
 ///   controller → agent:    backup
@@ -6,13 +8,17 @@
 ///   receiver → controller: upload.ready, upload.result | error
 
 /// Asks the agent for a dump of its database. The agent decides everything else from its own config.
-public struct BackupRequest: Codable, Equatable, Sendable {
+public struct BackupRequest: RequestBound {
+    public static let type = "backup"
     public var id: UInt64
-    /// Compression threads; nil means the agent host's core count.
+    /// Compression threads; nil means the agent host's core count minus one.
     public var threads: Int?
     public init(id: UInt64, threads: Int? = nil) {
         self.id = id
         self.threads = threads
+    }
+    public func validate() throws {
+        if let t = threads { try FieldChecks(Self.type).range(t, 1...16, "threads") }
     }
 }
 
@@ -39,7 +45,8 @@ public struct SourceFacts: Codable, Equatable, Sendable {
 }
 
 /// The agent has the lock and pg_dump is running; the artifact's name is fixed by its start time.
-public struct BackupStarted: Codable, Equatable, Sendable {
+public struct BackupStarted: RequestBound {
+    public static let type = "backup.started"
     public var id: UInt64
     public var name: String
     public var startedAt: String
@@ -52,29 +59,27 @@ public struct BackupStarted: Codable, Equatable, Sendable {
     }
 }
 
-/// The dump finished cleanly: pg_dump exited 0, wrote its trailer, and these describe the bytes sent.
-public struct BackupResult: Codable, Equatable, Sendable {
+/// The dump finished cleanly: pg_dump exited 0, wrote its trailer, and the agent signed the manifest
+/// that describes the bytes it sent.
+public struct BackupResult: RequestBound {
+    public static let type = "backup.result"
     public var id: UInt64
-    public var size: Int64
-    public var sha256: String
-    public var uncompressedSize: Int64
-    public var rowCounts: [String: Int64]
-    public var finishedAt: String
+    public var manifest: Manifest
     public var compressionThreads: Int
-    public init(id: UInt64, size: Int64, sha256: String, uncompressedSize: Int64, rowCounts: [String: Int64],
-                finishedAt: String, compressionThreads: Int) {
+    public init(id: UInt64, manifest: Manifest, compressionThreads: Int) {
         self.id = id
-        self.size = size
-        self.sha256 = sha256
-        self.uncompressedSize = uncompressedSize
-        self.rowCounts = rowCounts
-        self.finishedAt = finishedAt
+        self.manifest = manifest
         self.compressionThreads = compressionThreads
+    }
+    public func validate() throws {
+        try manifest.validate(Self.type)
+        try FieldChecks(Self.type).range(compressionThreads, 1...16, "compressionThreads")
     }
 }
 
 /// Asks the receiver to accept a new artifact named `name` (it checks the name's pattern).
-public struct UploadRequest: Codable, Equatable, Sendable {
+public struct UploadRequest: RequestBound {
+    public static let type = "upload"
     public var id: UInt64
     public var name: String
     public init(id: UInt64, name: String) {
@@ -84,31 +89,34 @@ public struct UploadRequest: Codable, Equatable, Sendable {
 }
 
 /// The receiver created `NAME.partial` and waits for the data.
-public struct UploadReady: Codable, Equatable, Sendable {
+public struct UploadReady: RequestBound {
+    public static let type = "upload.ready"
     public var id: UInt64
     public var freeBytes: Int64?
     public init(id: UInt64, freeBytes: Int64?) {
         self.id = id
         self.freeBytes = freeBytes
     }
-}
-
-/// All data was sent: check it against `size` and `sha256`, then publish it with this manifest.
-public struct UploadCommit: Codable, Equatable, Sendable {
-    public var id: UInt64
-    public var size: Int64
-    public var sha256: String
-    public var manifest: Manifest
-    public init(id: UInt64, size: Int64, sha256: String, manifest: Manifest) {
-        self.id = id
-        self.size = size
-        self.sha256 = sha256
-        self.manifest = manifest
+    public func validate() throws {
+        if let f = freeBytes { try FieldChecks(Self.type).size(f, "freeBytes") }
     }
 }
 
+/// All data was sent: publish it if the agent-signed manifest describes exactly these bytes.
+public struct UploadCommit: RequestBound {
+    public static let type = "upload.commit"
+    public var id: UInt64
+    public var manifest: Manifest
+    public init(id: UInt64, manifest: Manifest) {
+        self.id = id
+        self.manifest = manifest
+    }
+    public func validate() throws { try manifest.validate(Self.type) }
+}
+
 /// The upload failed upstream: delete `NAME.partial`.
-public struct UploadAbort: Codable, Equatable, Sendable {
+public struct UploadAbort: RequestBound {
+    public static let type = "upload.abort"
     public var id: UInt64
     public var reason: String
     public init(id: UInt64, reason: String) {
@@ -117,7 +125,8 @@ public struct UploadAbort: Codable, Equatable, Sendable {
     }
 }
 
-public struct UploadResult: Codable, Equatable, Sendable {
+public struct UploadResult: RequestBound {
+    public static let type = "upload.result"
     public var id: UInt64
     public var name: String
     public var size: Int64
@@ -128,11 +137,18 @@ public struct UploadResult: Codable, Equatable, Sendable {
         self.size = size
         self.sha256 = sha256
     }
+    public func validate() throws {
+        let c = FieldChecks(Self.type)
+        try c.size(size, "size")
+        try c.sha256(sha256, "sha256")
+    }
 }
 
-/// `NAME.json` beside each artifact: what it is, where it came from, what it holds.
-public struct Manifest: Codable, Equatable, Sendable {
-    public var format = "akbackup-manifest-1"
+/// `NAME.json` beside each artifact: what it is, where it came from, what it holds — signed by the
+/// agent that made it (§12). Only the agent's signature makes a backup restorable.
+public struct Manifest: SignedDocument, Equatable {
+    public static let signingDomain = "akbackup-manifest-2"
+    public var format = "akbackup-manifest-2"
     public var name: String
     public var sha256: String
     public var size: Int64
@@ -140,12 +156,18 @@ public struct Manifest: Codable, Equatable, Sendable {
     public var startedAt: String
     public var finishedAt: String
     public var source: SourceFacts
+    /// Data lines of each `COPY` section, by the table named in its header.
     public var rowCounts: [String: Int64]
+    /// SHA-256 of each kind of schema object's definitions, computed in the dump's own snapshot
+    /// (tables, constraints, indexes, views, functions, triggers, sequences, large objects, …).
+    public var schemaDigests: [String: String]?
     public var compression: String
     public var software: String
+    public var signature: Signature?
 
     public init(name: String, sha256: String, size: Int64, uncompressedSize: Int64, startedAt: String, finishedAt: String,
-                source: SourceFacts, rowCounts: [String: Int64], compression: String, software: String = AKVersion.software) {
+                source: SourceFacts, rowCounts: [String: Int64], schemaDigests: [String: String]? = nil,
+                compression: String, software: String = AKVersion.software, signature: Signature? = nil) {
         self.name = name
         self.sha256 = sha256
         self.size = size
@@ -154,45 +176,88 @@ public struct Manifest: Codable, Equatable, Sendable {
         self.finishedAt = finishedAt
         self.source = source
         self.rowCounts = rowCounts
+        self.schemaDigests = schemaDigests
         self.compression = compression
         self.software = software
+        self.signature = signature
+    }
+
+    /// Range checks, as part of the message `type` that carries it.
+    public func validate(_ type: String) throws {
+        let c = FieldChecks(type)
+        try c.size(size, "manifest.size")
+        try c.size(uncompressedSize, "manifest.uncompressedSize")
+        try c.sha256(sha256, "manifest.sha256")
+        for (table, n) in rowCounts { try c.count(n, "manifest.rowCounts.\(table.prefix(64))") }
+        for (kind, digest) in schemaDigests ?? [:] { try c.sha256(digest, "manifest.schemaDigests.\(kind.prefix(64))") }
     }
 }
 
-/// Asks the receiver for its artifacts, newest first.
-public struct ListRequest: Codable, Equatable, Sendable {
+/// Asks the receiver for its artifacts, newest first, one page at a time.
+public struct ListRequest: RequestBound {
+    public static let type = "list"
     public var id: UInt64
-    public init(id: UInt64) { self.id = id }
+    /// Entries to skip (newest first); absent: 0.
+    public var offset: Int?
+    /// Most entries to return (1 … 1000); absent: 1000.
+    public var limit: Int?
+    public init(id: UInt64, offset: Int? = nil, limit: Int? = nil) {
+        self.id = id
+        self.offset = offset
+        self.limit = limit
+    }
+    public func validate() throws {
+        let c = FieldChecks(Self.type)
+        if let o = offset { try c.range(o, 0...Int(Int32.max), "offset") }
+        if let l = limit { try c.range(l, 1...ProtocolLimits.maxPage, "limit") }
+    }
 }
 
 public struct ArtifactInfo: Codable, Equatable, Sendable {
     public var name: String
     public var size: Int64
     public var modifiedAt: String
-    /// Nil for a dump made by hand with the runbook (no manifest). In list.result its `rowCounts`
-    /// is left empty so a long list fits one message; verify.result carries the full manifest.
+    /// Nil for a dump made by hand with the runbook (no manifest). In list.result its `rowCounts` is
+    /// left empty so a page fits one message; verify.result and fetch.started carry the full manifest.
     public var manifest: Manifest?
-    public init(name: String, size: Int64, modifiedAt: String, manifest: Manifest?) {
+    /// The receiver's verdict on the manifest's signature, against its trusted agent keys.
+    public var signature: SignatureStatus?
+    public init(name: String, size: Int64, modifiedAt: String, manifest: Manifest?, signature: SignatureStatus? = nil) {
         self.name = name
         self.size = size
         self.modifiedAt = modifiedAt
         self.manifest = manifest
+        self.signature = signature
     }
 }
 
-public struct ListResult: Codable, Equatable, Sendable {
+public struct ListResult: RequestBound {
+    public static let type = "list.result"
     public var id: UInt64
     public var artifacts: [ArtifactInfo]
+    /// How many artifacts there are in all (the page is `artifacts`).
+    public var total: Int
     public var freeBytes: Int64?
-    public init(id: UInt64, artifacts: [ArtifactInfo], freeBytes: Int64?) {
+    public init(id: UInt64, artifacts: [ArtifactInfo], total: Int, freeBytes: Int64?) {
         self.id = id
         self.artifacts = artifacts
+        self.total = total
         self.freeBytes = freeBytes
+    }
+    public func validate() throws {
+        let c = FieldChecks(Self.type)
+        try c.range(total, 0...Int(Int32.max), "total")
+        if let f = freeBytes { try c.size(f, "freeBytes") }
+        for a in artifacts {
+            try c.size(a.size, "artifacts.size")
+            try a.manifest?.validate(Self.type)
+        }
     }
 }
 
 /// Asks the receiver to re-read an artifact: hash against the manifest, gzip integrity, dump trailer.
-public struct VerifyRequest: Codable, Equatable, Sendable {
+public struct VerifyRequest: RequestBound {
+    public static let type = "verify"
     public var id: UInt64
     /// An artifact name, or "latest".
     public var name: String
@@ -202,7 +267,8 @@ public struct VerifyRequest: Codable, Equatable, Sendable {
     }
 }
 
-public struct VerifyResult: Codable, Equatable, Sendable {
+public struct VerifyResult: RequestBound {
+    public static let type = "verify.result"
     public var id: UInt64
     public var name: String
     public var ok: Bool
@@ -210,21 +276,34 @@ public struct VerifyResult: Codable, Equatable, Sendable {
     public var reason: String?
     public var sha256: String
     public var size: Int64
+    public var uncompressedSize: Int64
     public var hasManifest: Bool
     public var rowCounts: [String: Int64]
     /// The full manifest (list.result leaves its row counts out to stay small).
     public var manifest: Manifest?
-    public init(id: UInt64, name: String, ok: Bool, reason: String?, sha256: String, size: Int64, hasManifest: Bool,
-                rowCounts: [String: Int64], manifest: Manifest? = nil) {
+    /// The receiver's verdict on the manifest's signature.
+    public var signature: SignatureStatus
+    public init(id: UInt64, name: String, ok: Bool, reason: String?, sha256: String, size: Int64, uncompressedSize: Int64,
+                hasManifest: Bool, rowCounts: [String: Int64], manifest: Manifest? = nil, signature: SignatureStatus) {
         self.id = id
         self.name = name
         self.ok = ok
         self.reason = reason
         self.sha256 = sha256
         self.size = size
+        self.uncompressedSize = uncompressedSize
         self.hasManifest = hasManifest
         self.rowCounts = rowCounts
         self.manifest = manifest
+        self.signature = signature
+    }
+    public func validate() throws {
+        let c = FieldChecks(Self.type)
+        try c.size(size, "size")
+        try c.size(uncompressedSize, "uncompressedSize")
+        try c.sha256(sha256, "sha256")
+        for (table, n) in rowCounts { try c.count(n, "rowCounts.\(table.prefix(64))") }
+        try manifest?.validate(Self.type)
     }
 }
 
@@ -255,6 +334,18 @@ public enum ArtifactName {
         let stamp = String(format: "%04d-%02d-%02dT%02d%02d%02dZ", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
         return prefix + stamp + suffix
     }
-}
 
-import Foundation
+    /// The instant a valid name stands for; nil for an invalid name or an impossible date.
+    public static func date(of name: String) -> Date? {
+        guard isValid(name) else { return nil }
+        let s = Array(name.dropFirst(prefix.count).utf8)
+        func num(_ r: Range<Int>) -> Int { Int(String(decoding: s[r], as: UTF8.self))! }
+        var c = DateComponents()
+        c.calendar = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")
+        (c.year, c.month, c.day) = (num(0..<4), num(5..<7), num(8..<10))
+        (c.hour, c.minute, c.second) = (num(11..<13), num(13..<15), num(15..<17))
+        guard c.isValidDate, let d = c.date else { return nil }
+        return d
+    }
+}

@@ -16,6 +16,19 @@ public enum Frame {
         let n = UInt32(length)
         return [UInt8(n >> 24), UInt8((n >> 16) & 0xFF), UInt8((n >> 8) & 0xFF), UInt8(n & 0xFF)]
     }
+
+    /// The length word of a heartbeat: no payload follows. Outside the range of real lengths
+    /// (at most 1 MiB), so it can stand anywhere, between messages or inside a data stream.
+    public static let heartbeatWord: UInt32 = 0x8000_0000
+
+    /// A heartbeat frame: "I am alive", sent when a side has written nothing for a while (§1.4).
+    public static let heartbeat: [UInt8] = [0x80, 0, 0, 0]
+}
+
+/// What the decoder yields: a frame's payload, or a heartbeat.
+public enum DecodedFrame: Equatable, Sendable {
+    case payload([UInt8])
+    case heartbeat
 }
 
 /// Incremental frame decoder: push bytes as they arrive, pop complete payloads.
@@ -39,11 +52,23 @@ public struct FrameDecoder: Sendable {
     /// Bytes received but not yet returned as a frame.
     public var pendingCount: Int { buffer.count - start }
 
-    /// The next complete payload, or nil if more bytes are needed.
+    /// The next complete payload, or nil if more bytes are needed. Heartbeats are skipped.
     public mutating func next() throws -> [UInt8]? {
+        while let frame = try nextFrame() {
+            if case .payload(let p) = frame { return p }
+        }
+        return nil
+    }
+
+    /// The next complete frame (payload or heartbeat), or nil if more bytes are needed.
+    public mutating func nextFrame() throws -> DecodedFrame? {
         guard pendingCount >= 4 else { return nil }
         let b = buffer
         let n = UInt32(b[start]) << 24 | UInt32(b[start + 1]) << 16 | UInt32(b[start + 2]) << 8 | UInt32(b[start + 3])
+        if n == Frame.heartbeatWord && sawFirstHeader {
+            start += 4
+            return .heartbeat
+        }
         guard n <= UInt32(ProtocolLimits.maxFramePayload) else {
             if !sawFirstHeader, let preview = FrameDecoder.textPreview(Array(b[start...])) {
                 throw ProtocolError.nonProtocolOutput(preview: preview)
@@ -55,7 +80,7 @@ public struct FrameDecoder: Sendable {
         guard pendingCount >= total else { return nil }
         let payload = Array(b[(start + 4)..<(start + total)])
         start += total
-        return payload
+        return .payload(payload)
     }
 
     /// Call at end of stream: throws if a frame was cut short.

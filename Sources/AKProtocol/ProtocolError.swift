@@ -1,3 +1,5 @@
+import AKBase
+
 /// A violation of the wire protocol: the peer sent something this side cannot accept.
 /// Every case ends the session; none of them is retried.
 public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -63,4 +65,8 @@ public enum ProtocolError: Error, Equatable, Sendable, CustomStringConvertible {
             return "check that the remote program is akbackup's and the same version; its stderr may say more"
         }
     }
+}
+
+extension ProtocolError: HintedError {
+    public var summary: String { description }
 }

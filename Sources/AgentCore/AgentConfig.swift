@@ -1,3 +1,5 @@
+import AKBase
+import AKProtocol
 import Foundation
 import HostConfig
 
@@ -18,22 +20,30 @@ public struct AgentConfig: Equatable, Sendable {
     public var appServices = ["authentik-server", "authentik-worker"]
     public var database = "authentik"
     public var dbUser = "authentik"
+    /// The operating-system user psql and pg_dump run as inside the container (`docker exec --user`);
+    /// empty: the container's default user.
+    public var dbOSUser = "postgres"
     public var docker = "docker"
     /// How compose is invoked: the v2 plugin by default, `["docker-compose"]` for v1.
     public var composeCommand = ["docker", "compose"]
     /// The ready endpoint; empty means http://<server container IP>:9000/-/health/ready/.
     public var healthURL = ""
+    /// The longest health wait a controller may ask for, in seconds.
+    public var maxHealthTimeout = 600
     public var stateDir = "/var/lib/akbackup-agent"
-    /// Seconds without artifact data before a restore gives up (a link that died silently): the
-    /// replay is rolled back, staging dropped, the app services started again.
-    public var replayIdleTimeout = 300
+    /// Public keys whose signatures this agent accepts besides its own (e.g. the key of this host
+    /// before it was rebuilt), as `ed25519:BASE64`.
+    public var trustedKeys: [String] = []
+    /// Seconds without a byte or heartbeat from the controller before the agent treats it as gone.
+    public var peerTimeout = 60
 
     public init() {}
 
     static let keys: Set<String> = [
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
-        "database", "db_user", "docker", "compose_command", "health_url", "state_dir", "replay_idle_timeout",
+        "database", "db_user", "db_os_user", "docker", "compose_command", "health_url", "max_health_timeout",
+        "state_dir", "trusted_keys", "peer_timeout",
     ]
 
     /// Loads `path`; a missing file means all defaults.
@@ -52,11 +62,32 @@ public struct AgentConfig: Equatable, Sendable {
         if let v = try file.strings("app_services") { c.appServices = v }
         if let v = try file.string("database") { c.database = v }
         if let v = try file.string("db_user") { c.dbUser = v }
+        if let v = try file.string("db_os_user") { c.dbOSUser = v }
         if let v = try file.string("docker") { c.docker = v }
         if let v = try file.strings("compose_command") { c.composeCommand = v }
         if let v = try file.string("health_url") { c.healthURL = v }
+        if let v = try file.integer("max_health_timeout") {
+            guard (1...3600).contains(v) else {
+                throw ConfigError(file: path, line: file.lines["max_health_timeout"], message: "max_health_timeout must be 1…3600 seconds",
+                                  hint: "e.g. max_health_timeout = 600")
+            }
+            c.maxHealthTimeout = v
+        }
         if let v = try file.string("state_dir") { c.stateDir = v }
-        if let v = try file.integer("replay_idle_timeout") { c.replayIdleTimeout = max(0, v) }
+        if let v = try file.strings("trusted_keys") {
+            for key in v where AgentPublicKey(text: key) == nil {
+                throw ConfigError(file: path, line: file.lines["trusted_keys"], message: "trusted_keys holds \"\(key.prefix(60))\", which is not an agent public key",
+                                  hint: "keys look like ed25519:BASE64 (as `akbackup-agent key --public` prints them)")
+            }
+            c.trustedKeys = v
+        }
+        if let v = try file.integer("peer_timeout") {
+            guard (5...3600).contains(v) else {
+                throw ConfigError(file: path, line: file.lines["peer_timeout"], message: "peer_timeout must be 5…3600 seconds",
+                                  hint: "e.g. peer_timeout = 60")
+            }
+            c.peerTimeout = v
+        }
         return c
     }
 
@@ -90,12 +121,16 @@ public struct AgentConfig: Equatable, Sendable {
         #app_services = ["authentik-server", "authentik-worker"]
         #database = "\(d.database)"
         #db_user = "\(d.dbUser)"
+        #db_os_user = "\(d.dbOSUser)"         # psql and pg_dump run as this user inside the container
         #docker = "\(d.docker)"
         #compose_command = ["docker", "compose"]   # ["docker-compose"] for Compose v1
         #health_url = ""                 # empty: http://<authentik-server IP>:9000/-/health/ready/
-        #state_dir = "\(d.stateDir)"
-        #replay_idle_timeout = \(d.replayIdleTimeout)        # seconds without artifact data before a restore gives up safely
+        #max_health_timeout = \(d.maxHealthTimeout)        # seconds; caps what a controller may ask for
+        #state_dir = "\(d.stateDir)"     # the signing key, the lock, spool and undo files
+        #trusted_keys = []               # more agent keys to accept, e.g. this host's key before a rebuild
+        #peer_timeout = \(d.peerTimeout)              # seconds of silence from the controller before it counts as gone
 
         """
     }
 }
+

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Foundation
 import HostConfig
@@ -10,14 +11,11 @@ public enum AgentServer {
     public static let capabilities = ["probe", "backup", "restore", "undo", "databases", "drop-database"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
-                             channel: ByteChannel = StdioChannel()) -> Int32 {
-        var logger = Logger(label: "akbackup-agent")
-        logger.logLevel = .info
+                             channel: ByteChannel? = nil) -> Int32 {
+        let logger = Logger(label: "akbackup-agent")
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         let host = ProcessInfo.processInfo.hostName
-        let log: (String) -> Void = { logger.info("\($0)") }
         let hello = Hello(role: .agent, protocolVersion: protocolVersion, host: host, capabilities: capabilities)
-        let session = ServerSession(channel: channel, hello: hello, log: log)
-
         let config: AgentConfig
         let configSource: String
         do {
@@ -25,39 +23,44 @@ public enum AgentServer {
             configSource = FileManager.default.fileExists(atPath: configPath) ? configPath : "defaults (\(configPath) absent)"
         } catch let e as ConfigError {
             // A broken config answers every request with the same clear error instead of guessing.
-            let outcome = session.run { message, session in
+            let session = ServerSession(channel: channel ?? StdioChannel(), hello: hello, log: log)
+            return session.run { message, _ in
                 throw ErrorMessage(id: message.requestID, code: .failed, message: e.located, hint: e.hint)
-            }
-            return outcome.rawValue
+            }.rawValue
         } catch {
             return 1
         }
-        let agentHost = AgentHost(config: config)
-        func restoreJob(_ session: ServerSession) -> RestoreJob {
-            RestoreJob(host: agentHost, hostName: host, controller: session.peer?.host ?? "unknown", log: log)
-        }
-        let outcome = session.run { message, session in
-            switch message {
-            case .probe(let request):
-                try session.send(.probeResult(ProbeResult(id: request.id, checks: agentHost.probe(configSource: configSource))))
-            case .backup(let request):
-                try BackupJob(host: agentHost, hostName: host, controller: session.peer?.host ?? "unknown")
-                    .run(request, session: session)
-            case .restore(let request):
-                try restoreJob(session).run(request, session: session)
-            case .undo(let request):
-                try restoreJob(session).undo(request, session: session)
-            case .databases(let request):
-                let password = try agentHost.secret()
-                try session.send(.databasesResult(DatabasesResult(id: request.id, databases: try restoreJob(session).ownDatabases(password: password))))
-            case .dropDatabase(let request):
-                try restoreJob(session).drop(request, session: session)
+        var timing = ServerSession.Timing()
+        timing.peerTimeout = TimeInterval(config.peerTimeout)
+        timing.heartbeatInterval = min(ProtocolTiming.heartbeatInterval, timing.peerTimeout / 4)
+        let session = ServerSession(channel: channel ?? StdioChannel(writeStallTimeout: timing.peerTimeout), hello: hello, timing: timing, log: log)
+        let context = AgentContext.live(config: config, hostName: host, log: log)
+        return serve(session: session, context: context, configSource: configSource).rawValue
+    }
+
+    /// The request loop, over any session and context (tests run it in-process with fakes).
+    public static func serve(session: ServerSession, context: AgentContext, configSource: String) -> ServerSession.Outcome {
+        session.run { message, session in
+            let controller = session.peer?.host ?? "unknown"
+            switch message.body {
+            case let request as ProbeRequest:
+                let probe = AgentProbe(context: context)
+                try session.send(ProbeResult(id: request.id, checks: probe.checks(configSource: configSource), agent: probe.facts()))
+            case let request as BackupRequest:
+                try BackupJob(context: context, controller: controller).run(request, session: session)
+            case let request as RestoreRequest:
+                try RestoreJob(context: context, controller: controller).run(request, session: session)
+            case let request as UndoRequest:
+                try UndoJob(context: context, controller: controller).run(request, session: session)
+            case let request as DatabasesRequest:
+                try session.send(DatabasesResult(id: request.id, databases: try context.database().ownDatabases()))
+            case let request as DropDatabaseRequest:
+                try DropDatabaseJob(context: context, controller: controller).run(request, session: session)
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the agent does not handle \(message.type) messages",
                                    hint: "install the same akbackup version on the laptop and on infra-core")
             }
         }
-        return outcome.rawValue
     }
 }

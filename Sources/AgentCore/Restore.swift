@@ -1,43 +1,47 @@
+import AKBase
 import AKProtocol
-import Compression
-import Crypto
-import DumpFormat
 import Foundation
-import ProcessRunner
 import ProtocolSession
 import Transport
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// The agent's half of `akbackup restore` and `restore-test`.
 ///
-/// The live database is never touched until a staging copy has been replayed from the artifact,
-/// its hash checked and its content validated. The swap that follows is owned by this process:
-/// once it starts, it finishes or rolls back by itself, whatever happens to the controller.
+/// No byte reaches psql before it is proven: the artifact is spooled to a private file on this host,
+/// its size and SHA-256 checked against a manifest this agent's trusted keys signed (or, with
+/// `--trust-unsigned`, against the hash the NAS read), and only then replayed — through the replay
+/// filter, into a staging database, with psql restricted. The live database is never touched until the
+/// staging copy is validated; the swap that follows is owned by this process and finishes or rolls
+/// back by itself, whatever happens to the controller.
 struct RestoreJob {
-    let host: AgentHost
-    let hostName: String
+    let context: AgentContext
     let controller: String
-    let log: (String) -> Void
 
-    /// Tables an Authentik database cannot be empty of.
-    static let keyTables = ["public.authentik_core_user", "public.authentik_core_group", "public.authentik_core_user_ak_groups",
-                            "public.authentik_flows_flow", "public.authentik_core_application"]
-    /// Databases this agent creates; only these may be dropped on request.
-    static let ownDatabasePattern = "^authentik_(pre_restore|restore|restoretest|failed|undone)_[0-9]{14}$"
+    /// What the agent concluded about the artifact before receiving it.
+    struct Provenance {
+        /// The manifest, only when a trusted key signed it (its facts count then).
+        var manifest: Manifest?
+        var size: Int64
+        var sha256: String
+        var signed: Bool { manifest != nil }
+    }
 
     func run(_ request: RestoreRequest, session: ServerSession) throws {
         let id = request.id
-        var steps = StepLog()
-        let lock = try OperationLock.acquire(stateDir: host.config.stateDir, host: hostName,
-                                             operation: request.mode == .test ? "restore-test" : "restore", controller: controller)
+        let began = context.clock()
+        let operation = request.mode == .test ? "restore-test" : "restore"
+        let lock = try OperationLock.acquire(stateDir: context.config.stateDir, host: context.hostName, operation: operation, controller: controller)
         defer { lock.release() }
-        let password = try host.secret()
+        let key = try context.requireSigningKey()
+        let db = try context.database()
+        let provenance = try provenance(of: request)
+        var steps = StepLog()
 
-        let running = host.runningAuthentikVersion()
+        let running = context.app.runningVersion()
         var warnings: [String] = []
-        if let backupVersion = request.manifest?.source.authentikVersion, let running {
+        if !provenance.signed {
+            warnings.append("\(request.artifact) is not signed by a trusted agent key: restoring it because of --trust-unsigned; it is checked against the hash the NAS read and passes the replay filter, but its contents are not proven to be this agent's")
+        }
+        if let backupVersion = provenance.manifest?.source.authentikVersion, let running {
             let order = AuthentikVersion.compare(backupVersion, running)
             if order == .orderedDescending && request.mode != .test {
                 guard request.force else {
@@ -50,329 +54,230 @@ struct RestoreJob {
                 warnings.append("the backup is from Authentik \(backupVersion); the running \(running) will migrate it forward when it starts")
             }
         }
-        try steps.run("drop leftover staging databases") { try dropLeftovers(password: password) }
-        if request.mode != .replace {
-            if let warning = try checkRoomForCopy(manifest: request.manifest, password: password) { warnings.append(warning) }
+        try steps.run("drop leftover staging databases") { try dropLeftovers(db) }
+        if request.mode != .replace, let warning = try roomForCopy(db: db, manifest: provenance.manifest) { warnings.append(warning) }
+        let restrict = Replayer.supportsRestrict(psqlVersion: db.toolVersion("psql"))
+        if !restrict { warnings.append("psql in \(context.config.postgresContainer) is older than the August 2025 releases and cannot be put in restricted mode; the replay filter alone keeps psql meta-commands out") }
+
+        let stamp = context.stamp()
+        let live = db.liveDatabase
+        let target = request.mode == .replace ? live : (request.mode == .swap ? AgentDatabases.staging(stamp) : AgentDatabases.scratch(stamp))
+        try session.send(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings))
+
+        // The bytes, into a private spool, checked before anything changes.
+        let spool = try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size)
+        try steps.run("receive and check \(request.artifact)") { try receive(into: spool, id: id, expected: provenance, session: session) }
+        if request.mode != .replace, session.peerGone {
+            throw TransportError(.io, host: "controller", "the controller went away before the restore could start", hint: "nothing was changed")
         }
 
-        let stamp = AgentClock.stamp()
-        let live = host.config.database
-        var guardApp = AppGuard(host: host, log: log)
-        defer { guardApp.restoreIfNeeded() }
-        let target: String
+        var appGuard = AppGuard(app: context.app, log: context.log)
+        defer { appGuard.restoreIfNeeded() }
+        // A staging or scratch database this job made is dropped on every way out, unless the swap took it.
+        var dropOnExit: String?
+        defer { if let t = dropOnExit { try? db.dropDatabase(t) } }
+        var undoPoint: String?
         switch request.mode {
         case .swap, .test:
-            target = request.mode == .swap ? "authentik_restore_\(stamp)" : "authentik_restoretest_\(stamp)"
-            try steps.run("create \(target)") {
-                try host.admin(["CREATE DATABASE \(ident(target)) OWNER \(ident(host.config.dbUser))"], password: password)
-            }
+            try steps.run("create \(target)") { try db.createDatabase(target) }
+            dropOnExit = target
         case .replace:
-            target = live
+            let copy = try steps.run("undo copy of \(live)") {
+                try UndoCopy.make(db: db, stateDir: context.config.stateDir, stamp: stamp, now: context.clock())
+            }
+            undoPoint = "\(context.config.stateDir)/undo/\(copy.file)"
             // From here the services are down: nothing may kill this process before they are up again.
-            SignalShield.engage()
-            try steps.run("stop services") { try guardApp.stop() }
+            context.shield()
+            try steps.run("stop services") { try appGuard.stop() }
             try steps.run("drop and recreate \(live)") {
-                try host.admin(["DROP DATABASE IF EXISTS \(ident(live)) WITH (FORCE)",
-                                "CREATE DATABASE \(ident(live)) OWNER \(ident(host.config.dbUser))"], password: password)
+                try db.dropDatabase(live)
+                try db.createDatabase(live)
             }
         }
-        // From here until the replay's outcome is known, any failure — the controller gone before it
-        // could even be told the target is ready, a cut link, a protocol error — leaves live untouched
-        // and drops the staging database.
-        let replayFailure: String?
-        do {
-            try session.send(.restoreReady(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings)))
-            replayFailure = try steps.run("replay artifact into \(target)") {
-                try replay(id: id, into: target, expectedSHA256: request.sha256, session: session, password: password,
-                           dropOnSilence: request.mode != .replace, startAppOnSilence: request.mode == .replace)
-            }
-        } catch {
-            if request.mode != .replace { try? host.dropDatabase(target, password: password) }
-            throw error
+
+        // Replay. Before the swap window, a controller that goes away cancels it (nothing live changed);
+        // in replace mode the agent owns the downtime and finishes.
+        let stopIfGone = request.mode != .replace
+        var failure = steps.replay("replay \(request.artifact) into \(target)") {
+            Replayer(db: db, log: context.log).replay(
+                spool, into: target, restrict: restrict,
+                progress: { bytes in try? session.send(ProgressReport(id: id, phase: "replay", bytes: bytes)) },
+                shouldStop: { stopIfGone && session.peerGone })
         }
         var validation: ValidationReport?
-        var failure = replayFailure
         if failure == nil {
             do {
-                let report = try steps.run("validate \(target)") { try validate(database: target, manifest: request.manifest, password: password) }
+                let report = try steps.run("validate \(target)") { try Validator(db: db).validate(database: target, manifest: provenance.manifest) }
                 validation = report
-                if !report.ok { failure = "validation failed: " + report.problems.joined(separator: "; ") }
+                if !report.ok { failure = "validation failed: " + report.problems.prefix(5).joined(separator: "; ") }
             } catch {
-                failure = "validation could not run: \((error as? ErrorMessage)?.message ?? "\(error)")"
+                failure = "validation could not run: \(describe(error))"
             }
         }
 
+        var outcome: RestoreOutcome
+        var message: String
+        var downtime: Double?
         switch request.mode {
         case .test, .swap where failure != nil:
-            try? steps.run("drop \(target)") { try host.dropDatabase(target, password: password) }
-            let outcome = failure == nil ? "tested" : "failed"
-            let message = failure.map { "\($0); the live database and the services were not touched" }
-                ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables match the manifest; scratch database dropped"
-            try send(session, RestoreResult(id: id, outcome: outcome, steps: steps.steps, validation: validation, downtimeSeconds: nil,
-                                            preRestoreDatabase: nil, message: message))
+            if steps.runQuietly("drop \(target)", { try db.dropDatabase(target) }) { dropOnExit = nil }
+            outcome = failure == nil ? .tested : .failed
+            message = failure.map { "\($0); the live database and the services were not touched" }
+                ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables\(validation?.schemaChecked.map { " and \($0.count) kinds of schema objects" } ?? "") match the manifest; scratch database dropped"
         case .swap:
-            try? steps.run("analyze \(target)") { _ = try host.query("ANALYZE", database: target, password: password) }
-            let pre = "authentik_pre_restore_\(stamp)"
-            let swap = SwapWindow(host: host, password: password, log: log)
-            let result = swap.swapIn(candidate: target, keepLiveAs: pre, failedName: "authentik_failed_\(stamp)",
-                                     healthTimeout: TimeInterval(request.healthTimeout), steps: &steps, appGuard: &guardApp)
-            try send(session, RestoreResult(id: id, outcome: result.outcome, steps: steps.steps, validation: validation,
-                                            downtimeSeconds: result.downtime, preRestoreDatabase: result.outcome == "restored" ? pre : nil,
-                                            message: result.message))
+            if session.peerGone {
+                throw TransportError(.io, host: "controller", "the controller went away before the swap", hint: "the live database was not touched")
+            }
+            _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
+            dropOnExit = nil
+            let pre = AgentDatabases.preRestore(stamp)
+            let swap = SwapWindow(context: context, db: db)
+                .swapIn(candidate: target, keepLiveAs: pre, failedName: AgentDatabases.failed(stamp),
+                        healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard)
+            (outcome, message, downtime) = (swap.outcome, swap.message, swap.downtime)
+            if outcome == .restored { undoPoint = pre }
         case .replace:
             if failure == nil {
-                try? steps.run("analyze \(target)") { _ = try host.query("ANALYZE", database: target, password: password) }
+                _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
             }
-            let started = steps.runQuietly("start services") { try guardApp.start() }
+            let started = steps.runQuietly("start services") { try appGuard.start() }
             let waitStart = Date()
-            let health = host.waitHealthy(timeout: TimeInterval(request.healthTimeout))
+            let health = started ? context.app.waitHealthy(timeout: healthTimeout(request.healthTimeout)) : Health(ok: false, detail: "the services did not start")
             steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
-            if health.ok { guardApp.markHealthy() }
+            if health.ok { appGuard.markHealthy() }
             let ok = failure == nil && started && health.ok
-            let message = ok ? "restored \(request.artifact) by drop-and-recreate" :
-                "replace restore failed: \(failure ?? health.detail); restore the undo backup taken just before (akbackup restore NAME --replace)"
-            try send(session, RestoreResult(id: id, outcome: ok ? "restored" : "failed", steps: steps.steps, validation: validation,
-                                            downtimeSeconds: guardApp.downtime(), preRestoreDatabase: nil, message: message))
+            outcome = ok ? .restored : .failed
+            message = ok ? "restored \(request.artifact) by drop-and-recreate; the previous database is kept as \(undoPoint ?? "an undo copy") (akbackup restore --undo)"
+                : "replace restore failed: \(failure ?? health.detail); the previous database is kept as \(undoPoint ?? "an undo copy"): put it back with `akbackup restore --undo`"
+            downtime = appGuard.downtime()
+        }
+        var receipt = Receipt(operation: operation, artifact: request.artifact, sha256: provenance.sha256, artifactSigned: provenance.signed,
+                              operatorName: request.requestedBy.user, controllerHost: request.requestedBy.host, agentHost: context.hostName,
+                              startedAt: Timestamp.string(began), finishedAt: Timestamp.string(context.clock()), steps: steps.steps,
+                              validation: validation, downtimeSeconds: downtime, outcome: outcome, message: message, undoPoint: undoPoint)
+        try receipt.sign(with: key.privateKey)
+        answer(session, RestoreResult(id: id, receipt: receipt))
+    }
+
+    /// Decides, before a byte arrives, whether this artifact may be restored and what it must hash to.
+    func provenance(of request: RestoreRequest) throws -> Provenance {
+        guard ArtifactName.isValid(request.artifact) else {
+            throw ErrorMessage(id: request.id, code: .badRequest, message: "refusing artifact name \"\(String(request.artifact.prefix(80)))\"",
+                               hint: "names look like authentik-db-2026-01-31T020000Z.sql.gz")
+        }
+        let unsignedHint = "to restore it anyway, pass --trust-unsigned: it is then checked only against the hash the NAS read, and by the replay filter"
+        guard let manifest = request.manifest else {
+            guard request.trustUnsigned else {
+                throw ErrorMessage(id: request.id, code: .untrusted, message: "\(request.artifact) has no manifest, so no agent signed it (made by hand?)", hint: unsignedHint)
+            }
+            return Provenance(manifest: nil, size: request.size, sha256: request.sha256)
+        }
+        guard manifest.name == request.artifact else {
+            throw ErrorMessage(id: request.id, code: .badRequest, message: "the manifest describes \(String(manifest.name.prefix(80))), not \(request.artifact)",
+                               hint: "the NAS's files do not match; run `akbackup verify \(request.artifact)`")
+        }
+        switch manifest.signatureStatus(trusting: context.trustedKeys()) {
+        case .trusted:
+            guard request.size == manifest.size, request.sha256 == manifest.sha256 else {
+                throw ErrorMessage(id: request.id, code: .badRequest, message: "the request's size and hash differ from the signed manifest's",
+                                   hint: "this controller is not akbackup's or is damaged; nothing was changed")
+            }
+            return Provenance(manifest: manifest, size: manifest.size, sha256: manifest.sha256)
+        case .invalid:
+            throw ErrorMessage(id: request.id, code: .untrusted,
+                               message: "the manifest of \(request.artifact) was altered after it was signed: its signature does not match",
+                               hint: "do not restore it; check the NAS and pick another backup (`akbackup list`)")
+        case .untrusted:
+            guard request.trustUnsigned else {
+                let signer = manifest.validSigner
+                throw ErrorMessage(id: request.id, code: .untrusted,
+                                   message: "\(request.artifact) is signed by \(signer?.fingerprint ?? "an unknown key"), a key this agent does not trust",
+                                   hint: "if that is the key \(context.hostName) had before it was rebuilt, trust it on \(context.hostName): `sudo akbackup-agent trust-key \(signer?.text ?? "KEY")`; otherwise do not restore it")
+            }
+            return Provenance(manifest: nil, size: request.size, sha256: request.sha256)
+        case .unsigned:
+            guard request.trustUnsigned else {
+                throw ErrorMessage(id: request.id, code: .untrusted, message: "\(request.artifact) carries no agent signature", hint: unsignedHint)
+            }
+            return Provenance(manifest: nil, size: request.size, sha256: request.sha256)
         }
     }
 
-    /// `akbackup restore --undo`: the newest pre-restore database becomes live again.
-    func undo(_ request: UndoRequest, session: ServerSession) throws {
-        var steps = StepLog()
-        let lock = try OperationLock.acquire(stateDir: host.config.stateDir, host: hostName, operation: "undo", controller: controller)
-        defer { lock.release() }
-        let password = try host.secret()
-        guard let pre = try ownDatabases(password: password).map(\.name).filter({ $0.hasPrefix("authentik_pre_restore_") }).max() else {
-            throw ErrorMessage(id: request.id, code: .notFound, message: "there is no pre-restore database on \(hostName) to go back to",
-                               hint: "`akbackup doctor` lists akbackup's databases; restore a backup instead")
+    /// The artifact's data stream, into the spool; then size and hash must be what was promised.
+    func receive(into spool: Spool, id: UInt64, expected: Provenance, session: ServerSession) throws {
+        guard let first = try session.receive(), let header = first.message(DataHeader.self), header.id == id else {
+            throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
         }
-        let stamp = AgentClock.stamp()
-        var guardApp = AppGuard(host: host, log: log)
-        defer { guardApp.restoreIfNeeded() }
-        let result = SwapWindow(host: host, password: password, log: log)
-            .swapIn(candidate: pre, keepLiveAs: "authentik_undone_\(stamp)", failedName: "authentik_failed_\(stamp)",
-                    healthTimeout: TimeInterval(request.healthTimeout), steps: &steps, appGuard: &guardApp)
-        let outcome = result.outcome == "restored" ? "undone" : result.outcome
-        try send(session, RestoreResult(id: request.id, outcome: outcome, steps: steps.steps, validation: nil, downtimeSeconds: result.downtime,
-                                        preRestoreDatabase: result.outcome == "restored" ? "authentik_undone_\(stamp)" : nil,
-                                        message: result.outcome == "restored" ? "\(pre) is live again; the replaced database is kept as authentik_undone_\(stamp)" : result.message))
+        while true {
+            guard let item = try session.receive() else {
+                throw TransportError(.io, host: "controller", "the link was lost while receiving the artifact", hint: "nothing was changed")
+            }
+            switch item {
+            case .chunk(let bytes):
+                guard spool.size + Int64(bytes.count) <= expected.size else {
+                    throw ErrorMessage(id: id, code: .untrusted, message: "the artifact is longer than the \(expected.size) bytes its manifest describes",
+                                       hint: "it is not the file the agent made; nothing was changed")
+                }
+                try spool.append(bytes)
+            case .endOfData:
+                let digest = spool.digest()
+                guard spool.size == expected.size, digest == expected.sha256 else {
+                    throw ErrorMessage(id: id, code: .untrusted,
+                                       message: "the artifact received is not the one described: \(spool.size) bytes with sha256 \(digest.prefix(12))…, expected \(expected.size) bytes with \(expected.sha256.prefix(12))…",
+                                       hint: "it was damaged or altered on the way or on the NAS; nothing was changed (`akbackup verify` checks the NAS's copy)")
+                }
+                return
+            case .message(let m):
+                throw ProtocolError.outOfSequence("\(m.type) inside the artifact's data")
+            }
+        }
     }
 
-    func ownDatabases(password: String) throws -> [DatabaseInfo] {
-        try host.akbackupDatabases(password: password)
+    private func healthTimeout(_ asked: Int) -> TimeInterval {
+        TimeInterval(min(asked, context.config.maxHealthTimeout))
     }
 
-    func drop(_ request: DropDatabaseRequest, session: ServerSession) throws {
-        guard request.name.range(of: RestoreJob.ownDatabasePattern, options: .regularExpression) != nil,
-              request.name != host.config.database else {
-            throw ErrorMessage(id: request.id, code: .badRequest, message: "refusing to drop \"\(request.name.prefix(100))\": not a database akbackup made",
-                               hint: "`akbackup doctor` lists the databases akbackup made")
-        }
-        let lock = try OperationLock.acquire(stateDir: host.config.stateDir, host: hostName, operation: "drop-database", controller: controller)
-        defer { lock.release() }
-        let password = try host.secret()
-        guard try host.databaseExists(request.name, password: password) else {
-            throw ErrorMessage(id: request.id, code: .notFound, message: "database \(request.name) does not exist", hint: "see `akbackup doctor`")
-        }
-        try host.dropDatabase(request.name, password: password)
-        try session.send(.done(Done(id: request.id, detail: "dropped \(request.name)")))
-    }
-
-    private func send(_ session: ServerSession, _ result: RestoreResult) throws {
-        log("\(result.outcome): \(result.message)")
+    private func answer(_ session: ServerSession, _ result: RestoreResult) {
+        context.log("\(result.receipt.outcome.rawValue): \(result.receipt.message)")
         do {
-            try session.send(.restoreResult(result))
+            try session.send(result)
         } catch {
             // The controller is gone; the work is done either way and the log says how it ended.
-            log("could not report the result to the controller: \(error)")
+            context.log("could not report the result to the controller: \(error)")
         }
     }
 
-    private func dropLeftovers(password: String) throws {
+    private func dropLeftovers(_ db: DatabaseServer) throws {
         // Only under the lock: no other restore can be using them.
-        for db in try ownDatabases(password: password) where db.name.hasPrefix("authentik_restore_") || db.name.hasPrefix("authentik_restoretest_") {
-            log("dropping leftover \(db.name)")
-            try host.dropDatabase(db.name, password: password)
+        for leftover in try db.ownDatabases() where leftover.name.hasPrefix("authentik_restore_") || leftover.name.hasPrefix("authentik_restoretest_") {
+            context.log("dropping leftover \(leftover.name)")
+            try db.dropDatabase(leftover.name)
         }
     }
 
     /// Refuses when the data volume cannot hold a second copy; a warning when it cannot be told.
-    private func checkRoomForCopy(manifest: Manifest?, password: String) throws -> String? {
-        guard let dir = try? host.query("SHOW data_directory", database: "postgres", password: password).first,
-              let liveSize = try? host.query("SELECT pg_database_size(current_database())", password: password).first.flatMap({ Int64($0) }),
-              let df = try? host.docker(["exec", host.config.postgresContainer, "df", "-P", "-B1", dir]), df.status == 0,
-              let line = df.stdoutText.split(separator: "\n").last, line.split(separator: " ").count >= 4,
-              let available = Int64(line.split(separator: " ", omittingEmptySubsequences: true)[3])
-        else { return "could not tell the free space of the database volume" }
-        let needed = max(liveSize, manifest?.uncompressedSize ?? 0) + max(liveSize, manifest?.uncompressedSize ?? 0) / 10
+    private func roomForCopy(db: DatabaseServer, manifest: Manifest?) throws -> String? {
+        guard let available = db.freeBytes(), let liveSize = try? db.databaseSize(db.liveDatabase) else {
+            return "could not tell the free space of the database volume"
+        }
+        let base = max(liveSize, manifest?.uncompressedSize ?? 0)
+        let needed = base + base / 10
         guard available >= needed else {
             throw ErrorMessage(id: nil, code: .noSpace,
                                message: "the database volume has \(ByteFormat.human(available)) free; a staging copy needs about \(ByteFormat.human(needed))",
-                               hint: "free space, or use `akbackup restore --replace` (drop and recreate, after a fresh undo backup)")
+                               hint: "free space, or use `akbackup restore --replace` (drop and recreate, after an undo copy on this host)")
         }
         return nil
     }
-
-    /// Streams the artifact into `database` with psql inside one transaction that only this code
-    /// commits: `COMMIT` is written after the whole stream arrived, decompressed cleanly and matched
-    /// its SHA-256. On any failure or a lost link psql's input just ends, and PostgreSQL rolls the
-    /// transaction back when the session closes (psql's own --single-transaction would commit at EOF).
-    /// Returns why it failed, or nil.
-    private func replay(id: UInt64, into database: String, expectedSHA256: String?, session: ServerSession, password: String,
-                        dropOnSilence: Bool, startAppOnSilence: Bool) throws -> String? {
-        let c = host.config
-        let psql = try StreamingProcess.start([c.docker, "exec", "-i", "-e", "PGPASSWORD", c.postgresContainer,
-                                               "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1",
-                                               "-U", c.dbUser, "-d", database],
-                                              extraEnvironment: ["PGPASSWORD": password], direction: .writeStdin)
-        // A link that dies silently never ends our input: give up after a while, safely.
-        let timeout = TimeInterval(c.replayIdleTimeout)
-        let watchdog = IdleWatchdog(timeout: timeout, name: "replay watchdog") { [host, log] in
-            log("no artifact data for \(Int(timeout))s (link lost?): rolling the replay back")
-            psql.closeStdin()
-            _ = psql.wait()
-            if dropOnSilence { try? host.dropDatabase(database, password: password) }
-            if startAppOnSilence {
-                var guardApp = AppGuard(host: host, log: log)
-                guardApp.isStopped = true
-                guardApp.restoreIfNeeded()
-            }
-            exit(ServerSession.Outcome.linkLost.rawValue)
-        }
-        defer { watchdog.stop() }
-        guard case .message(.data(let header))? = try session.framed.receive(), header.id == id else {
-            psql.closeStdin()
-            _ = psql.wait()
-            throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
-        }
-        let inflater = GzipInflater()
-        var transactionFilter = TransactionControlFilter()
-        var hasher = SHA256()
-        var feedFailure: String?
-        do {
-            try psql.write(Array("BEGIN;\n".utf8))
-        } catch {
-            feedFailure = "\(error)"
-        }
-        do {
-            receiving: while true {
-                guard let item = try session.framed.receive() else {
-                    throw TransportError(.io, host: "controller", "link lost while receiving the artifact", hint: "nothing changed")
-                }
-                watchdog.touch()
-                switch item {
-                case .chunk(let bytes):
-                    hasher.update(data: bytes)
-                    guard feedFailure == nil else { continue }
-                    do {
-                        try inflater.push(bytes) { try psql.write(transactionFilter.filter($0)) }
-                    } catch {
-                        feedFailure = "\(error)"
-                    }
-                case .endOfData:
-                    break receiving
-                case .message(let m):
-                    throw ProtocolError.outOfSequence("\(m.type) inside the artifact's data")
-                }
-            }
-        } catch {
-            // No COMMIT was written: ending psql's input rolls everything back.
-            psql.closeStdin()
-            _ = psql.wait()
-            throw error
-        }
-        if feedFailure == nil {
-            do {
-                try inflater.finish()
-                try psql.write(transactionFilter.finish())
-            } catch {
-                feedFailure = "\(error)"
-            }
-        }
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let hashProblem = expectedSHA256.flatMap { expected in
-            expected == digest ? nil : "the artifact's SHA-256 is \(digest.prefix(16))…, its manifest says \(expected.prefix(16))…: it is corrupt"
-        }
-        if hashProblem == nil && feedFailure == nil {
-            do { try psql.write(Array("COMMIT;\n".utf8)) } catch { feedFailure = "\(error)" }
-        }
-        let outcome = psql.wait()
-        if let problem = hashProblem { return problem }
-        if let f = outcome.failure { return "psql failed: \(f)" }
-        if let f = feedFailure { return "the artifact is unreadable: \(f)" }
-        return nil
-    }
-
-    /// Row counts against the manifest, key tables non-empty, schemas present.
-    func validate(database: String, manifest: Manifest?, password: String) throws -> ValidationReport {
-        var problems: [String] = []
-        let schemas = Set(try host.query("SELECT nspname FROM pg_namespace", database: database, password: password))
-        var expectedSchemas: Set<String> = ["public"]
-        var tables = RestoreJob.keyTables
-        var expected: [String: Int64] = [:]
-        if let m = manifest {
-            for (name, count) in m.rowCounts {
-                guard SQLName.isQualifiedTable(name) else {
-                    problems.append("the manifest names an invalid table \(name.prefix(80))")
-                    continue
-                }
-                expected[name] = count
-                expectedSchemas.insert(SQLName.unquotedSchema(name))
-            }
-            tables = Array(Set(tables).union(expected.keys)).sorted()
-        }
-        for schema in expectedSchemas.sorted() where !schemas.contains(schema) { problems.append("schema \(schema) is missing") }
-        let existence = try host.query(tables.enumerated().map { i, t in
-            "SELECT \(i) || '|' || (to_regclass('\(t.replacingOccurrences(of: "'", with: "''"))') IS NOT NULL)::text"
-        }.joined(separator: " UNION ALL "), database: database, password: password)
-        var present: [String] = []
-        for line in existence {
-            let f = line.split(separator: "|")
-            guard f.count == 2, let i = Int(f[0]), i < tables.count else { continue }
-            if f[1] == "true" { present.append(tables[i]) } else { problems.append("table \(tables[i]) is missing") }
-        }
-        var counts: [String: Int64] = [:]
-        if !present.isEmpty {
-            let rows = try host.query(present.enumerated().map { i, t in "SELECT \(i) || '|' || count(*) FROM \(t)" }
-                .joined(separator: " UNION ALL "), database: database, password: password)
-            for line in rows {
-                let f = line.split(separator: "|")
-                if f.count == 2, let i = Int(f[0]), let n = Int64(f[1]), i < present.count { counts[present[i]] = n }
-            }
-        }
-        for t in RestoreJob.keyTables where counts[t] == 0 { problems.append("key table \(t) is empty") }
-        for (t, n) in expected.sorted(by: { $0.key < $1.key }) where counts[t] != nil && counts[t] != n {
-            problems.append("\(t) has \(counts[t]!) rows, the manifest says \(n)")
-        }
-        return ValidationReport(ok: problems.isEmpty, rowCounts: counts, problems: problems)
-    }
 }
 
-/// Once the app services may be stopped, this process must live until they are started again:
-/// the controller's death or a cut link (hang-up) must not end it.
-enum SignalShield {
-    static func engage() {
-        signal(SIGHUP, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGPIPE, SIG_IGN)
-    }
-}
-
-/// Double-quoted SQL identifier.
-func ident(_ name: String) -> String { "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
-
-/// Table names as pg_dump writes them in COPY headers: `schema.table`, each part plain or quoted.
-enum SQLName {
-    static let part = "(\"([^\"]|\"\")+\"|[a-z_][a-z0-9_$]*)"
-    static func isQualifiedTable(_ s: String) -> Bool {
-        s.count < 300 && s.range(of: "^\(part)\\.\(part)$", options: .regularExpression) != nil
-    }
-    static func unquotedSchema(_ s: String) -> String {
-        if s.hasPrefix("\""), let end = s.dropFirst().range(of: "\".") {
-            return String(s[s.index(after: s.startIndex)..<end.lowerBound]).replacingOccurrences(of: "\"\"", with: "\"")
-        }
-        return String(s.prefix(while: { $0 != "." }))
+extension StepLog {
+    /// A replay step: its failure is the step's detail, not a thrown error.
+    mutating func replay(_ name: String, _ body: () -> String?) -> String? {
+        let start = Date()
+        let failure = body()
+        record(name, ok: failure == nil, detail: failure, since: start)
+        return failure
     }
 }
 
@@ -386,85 +291,5 @@ enum AuthentikVersion {
             if x != y { return x < y ? .orderedAscending : .orderedDescending }
         }
         return .orderedSame
-    }
-}
-
-enum AgentClock {
-    /// yyyymmddhhmmss in UTC: sorts by time, valid in a database name.
-    static func stamp(_ date: Date = Date()) -> String {
-        let c = Calendar(identifier: .gregorian).dateComponents(in: TimeZone(identifier: "UTC")!, from: date)
-        return String(format: "%04d%02d%02d%02d%02d%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
-    }
-}
-
-/// Timed steps for the receipt.
-struct StepLog {
-    private(set) var steps: [RestoreStep] = []
-
-    @discardableResult
-    mutating func run<T>(_ name: String, _ body: () throws -> T) throws -> T {
-        let start = Date()
-        do {
-            let value = try body()
-            steps.append(RestoreStep(name: name, startedAt: Timestamp.string(start), seconds: Date().timeIntervalSince(start), ok: true))
-            return value
-        } catch {
-            steps.append(RestoreStep(name: name, startedAt: Timestamp.string(start), seconds: Date().timeIntervalSince(start), ok: false,
-                                     detail: (error as? ErrorMessage)?.message ?? "\(error)"))
-            throw error
-        }
-    }
-
-    /// Runs a step whose failure is reported, not thrown.
-    mutating func runQuietly(_ name: String, _ body: () throws -> Void) -> Bool {
-        (try? run(name, body)) != nil
-    }
-
-    mutating func record(_ name: String, ok: Bool, detail: String?, since start: Date = Date()) {
-        steps.append(RestoreStep(name: name, startedAt: Timestamp.string(start), seconds: Date().timeIntervalSince(start), ok: ok, detail: detail))
-    }
-}
-
-/// Never leaves the app services stopped: whatever path leaves a scope, they are started again.
-struct AppGuard {
-    let host: AgentHost
-    let log: (String) -> Void
-    private(set) var stoppedAt: Date?
-    private(set) var healthyAt: Date?
-    var isStopped = false
-
-    init(host: AgentHost, log: @escaping (String) -> Void) {
-        self.host = host
-        self.log = log
-    }
-
-    mutating func stop() throws {
-        if stoppedAt == nil { stoppedAt = Date() }
-        isStopped = true
-        try host.stopApp()
-    }
-
-    mutating func start() throws {
-        try host.startApp()
-        isStopped = false
-    }
-
-    mutating func markHealthy() { healthyAt = Date() }
-
-    func downtime() -> Double? {
-        guard let s = stoppedAt else { return nil }
-        return (healthyAt ?? Date()).timeIntervalSince(s)
-    }
-
-    mutating func restoreIfNeeded() {
-        guard isStopped else { return }
-        log("starting the app services again after a failure")
-        for _ in 0..<3 {
-            if (try? host.startApp()) != nil {
-                isStopped = false
-                return
-            }
-        }
-        log("could not start the app services: start them by hand (docker compose up -d)")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Compresses a stream in fixed-size blocks on `threads` threads, each block an independent gzip
 /// member, and hands the members to `sink` in input order. Memory stays bounded: at most
@@ -12,8 +13,7 @@ public final class ParallelGzip {
     private var pending: [UInt8] = []
     private var nextSubmit = 0
     private var nextEmit = 0
-    private var done: [Int: [UInt8]] = [:]
-    private let condition = NSCondition()
+    private let done = FinishedMembers()
     private let queue: DispatchQueue
     private let slots: DispatchSemaphore
 
@@ -57,32 +57,46 @@ public final class ParallelGzip {
         let seq = nextSubmit
         nextSubmit += 1
         let level = self.level
-        queue.async { [self] in
+        queue.async { [workers, done] in
             workers.wait()
             let member = Gzip.member(block, level: level)
             workers.signal()
-            condition.lock()
-            done[seq] = member
-            condition.broadcast()
-            condition.unlock()
+            done.put(seq, member)
         }
         try emitReady(waitForOne: false)
     }
 
     private func emitReady(waitForOne: Bool) throws {
         var ready: [[UInt8]] = []
-        condition.lock()
-        if waitForOne {
-            while done[nextEmit] == nil { condition.wait() }
-        }
-        while let member = done.removeValue(forKey: nextEmit) {
+        if waitForOne { done.waitFor(nextEmit) }
+        while let member = done.take(nextEmit) {
             ready.append(member)
             nextEmit += 1
         }
-        condition.unlock()
         for member in ready {
             slots.signal()
             try sink(member)
         }
+    }
+}
+
+/// Compressed members handed from the worker threads to the emitting thread, by sequence number.
+private final class FinishedMembers: Sendable {
+    private let members = Mutex<[Int: [UInt8]]>([:])
+    private let arrived = NSCondition()
+
+    func put(_ seq: Int, _ member: [UInt8]) {
+        members.withLock { $0[seq] = member }
+        arrived.lock()
+        arrived.broadcast()
+        arrived.unlock()
+    }
+
+    func take(_ seq: Int) -> [UInt8]? { members.withLock { $0.removeValue(forKey: seq) } }
+
+    func waitFor(_ seq: Int) {
+        arrived.lock()
+        while members.withLock({ $0[seq] == nil }) { arrived.wait() }
+        arrived.unlock()
     }
 }

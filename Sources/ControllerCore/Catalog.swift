@@ -1,47 +1,63 @@
+import AKBase
 import AKProtocol
 import Foundation
 import ProtocolSession
 
 /// `akbackup list` and `akbackup verify`: questions the receiver answers from its directory.
 public enum Catalog {
-    public static func list(config: ControllerConfig, connector: Connector) throws -> ListResult {
-        let session = try connector.connect(role: .receiver, remote: config.receiver).session
-        defer { session.close() }
-        let answer = try session.call(.list(ListRequest(id: session.makeID())))
-        guard case .listResult(let result) = answer else { throw session.unexpected(answer, wanted: "list.result") }
-        return result
+    /// Every artifact, newest first, fetched a page at a time.
+    public static func list(sessions: HostSessions) throws -> ListResult {
+        let session = try sessions.receiver()
+        var all: [ArtifactInfo] = []
+        var last: ListResult?
+        repeat {
+            let page = try session.call(ListRequest(id: session.makeID(), offset: all.count, limit: ProtocolLimits.maxPage),
+                                        expecting: ListResult.self)
+            all += page.artifacts
+            last = page
+            if page.artifacts.isEmpty { break }
+        } while all.count < last!.total
+        return ListResult(id: last?.id ?? 0, artifacts: all, total: last?.total ?? 0, freeBytes: last?.freeBytes)
     }
 
-    public static func verify(name: String, config: ControllerConfig, connector: Connector) throws -> VerifyResult {
-        let session = try connector.connect(role: .receiver, remote: config.receiver).session
-        defer { session.close() }
-        let answer = try session.call(.verify(VerifyRequest(id: session.makeID(), name: name)))
-        guard case .verifyResult(let result) = answer else { throw session.unexpected(answer, wanted: "verify.result") }
-        return result
+    public static func verify(name: String, sessions: HostSessions) throws -> VerifyResult {
+        let session = try sessions.receiver()
+        return try session.call(VerifyRequest(id: session.makeID(), name: name), expecting: VerifyResult.self)
     }
 
     public static func renderList(_ result: ListResult) -> String {
         guard !result.artifacts.isEmpty else { return "no backups yet\n" }
-        var rows = [["NAME", "CREATED (UTC)", "SIZE", "SHA256", "AUTHENTIK"]]
+        var rows = [["NAME", "CREATED (UTC)", "SIZE", "SHA256", "AUTHENTIK", "SIGNED"]]
         for a in result.artifacts {
             let created = a.manifest?.startedAt ?? a.modifiedAt
             rows.append([a.name, created, ByteFormat.human(a.size),
                          a.manifest.map { String($0.sha256.prefix(12)) } ?? "-",
-                         a.manifest == nil ? "(no manifest: made by hand)" : (a.manifest?.source.authentikVersion ?? "unknown")])
+                         a.manifest == nil ? "(no manifest: made by hand)" : (a.manifest?.source.authentikVersion ?? "unknown"),
+                         signatureWord(a.signature ?? .unsigned)])
         }
         let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
         var out = rows.map { row in
             row.enumerated().map { i, cell in i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }.joined(separator: "\n") + "\n"
-        if let free = result.freeBytes { out += "\(result.artifacts.count) backup(s); \(ByteFormat.human(free)) free on the NAS\n" }
-        return out
+        out += "\(result.total) backup(s)"
+        if let free = result.freeBytes { out += "; \(ByteFormat.human(free)) free on the NAS" }
+        return out + "\n"
+    }
+
+    static func signatureWord(_ s: SignatureStatus) -> String {
+        switch s {
+        case .trusted: return "yes"
+        case .untrusted: return "UNTRUSTED KEY"
+        case .invalid: return "INVALID"
+        case .unsigned: return "no"
+        }
     }
 
     public static func renderVerify(_ r: VerifyResult) -> String {
         if r.ok {
             let what = r.hasManifest ? "hash matches the manifest, gzip intact, dump complete" : "no manifest; gzip intact, dump complete"
-            return "OK  \(r.name)  \(ByteFormat.human(r.size))  sha256 \(r.sha256.prefix(12))…  (\(what); \(r.rowCounts.count) tables)\n"
+            return "OK  \(r.name)  \(ByteFormat.human(r.size))  sha256 \(r.sha256.prefix(12))…  (\(what); \(r.rowCounts.count) tables; signed: \(signatureWord(r.signature)))\n"
         }
         return "CORRUPT  \(r.name): \(r.reason ?? "unknown reason")\n"
     }

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Foundation
 import HostConfig
@@ -17,7 +18,8 @@ public struct ControllerConfig: Equatable, Sendable {
     /// An ssh_config file instead of ssh's own (~/.ssh/config); mostly for tests.
     public var sshConfigFile: String?
     public var connectTimeout: Int?
-    public var idleTimeout = 120
+    /// Seconds without a byte or heartbeat from a remote program before it counts as dead.
+    public var idleTimeout = 60
     /// `akbackup status` fails when the newest backup is older than this.
     public var maxBackupAgeHours = 26
     /// `akbackup status` fails when the last good restore test is older than this (quarterly).
@@ -59,7 +61,13 @@ public struct ControllerConfig: Equatable, Sendable {
         if let v = try file.string("receiver.command") { c.receiver.command = v }
         if let v = try file.string("ssh.config_file") { c.sshConfigFile = v }
         if let v = try file.integer("ssh.connect_timeout") { c.connectTimeout = v }
-        if let v = try file.integer("ssh.idle_timeout") { c.idleTimeout = v }
+        if let v = try file.integer("ssh.idle_timeout") {
+            guard (5...3600).contains(v) else {
+                throw ConfigError(file: path, line: file.lines["ssh.idle_timeout"], message: "ssh.idle_timeout must be 5…3600 seconds",
+                                  hint: "e.g. idle_timeout = 60")
+            }
+            c.idleTimeout = v
+        }
         if let v = try file.integer("status.max_backup_age_hours") { c.maxBackupAgeHours = v }
         if let v = try file.integer("status.max_restore_test_age_days") { c.maxRestoreTestAgeDays = v }
         for key in ["agent.host", "receiver.host"] {

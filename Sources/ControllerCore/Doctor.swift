@@ -1,11 +1,12 @@
+import AKBase
 import AKProtocol
 import Foundation
 import ProtocolSession
 import Transport
 
 /// `akbackup doctor`: every check on every host, each failure with a hint.
-public struct DoctorReport: Encodable {
-    public struct HostReport: Encodable {
+public struct DoctorReport: Encodable, Sendable {
+    public struct HostReport: Encodable, Sendable {
         public var role: String
         public var host: String
         public var ok: Bool
@@ -13,22 +14,26 @@ public struct DoctorReport: Encodable {
     }
 
     public var ok: Bool
+    public var controller: String
     public var hosts: [HostReport]
 }
 
 public enum Doctor {
-    public static func run(config: ControllerConfig, connector: Connector) -> DoctorReport {
+    public static func run(sessions: HostSessions) -> DoctorReport {
         var hosts: [DoctorReport.HostReport] = []
         for role in [Role.agent, Role.receiver] {
-            let remote = config.remote(role)
+            let remote = sessions.config.remote(role)
             var checks: [Check] = []
             do {
-                let connection = try connector.connect(role: role, remote: remote)
-                defer { connection.session.close() }
+                let connection = try sessions.connection(role)
                 checks += connection.transportChecks
                 let h = connection.hello
+                let same = h.software == AKVersion.software
                 checks.append(Check(name: "remote program", ok: true,
-                                    detail: "akbackup-\(h.role.rawValue) \(h.software), protocol \(h.protocolVersion), host \(h.host)"))
+                                    detail: "akbackup-\(h.role.rawValue) \(h.software), protocol \(h.protocolVersion), host \(h.host)"
+                                        + (same ? "" : " (this controller is \(AKVersion.software))"),
+                                    hint: same ? nil : "the protocol matches, but install the same akbackup version everywhere when you can",
+                                    warning: same ? nil : true))
                 checks += try connection.session.probe().checks
             } catch let e as HintedError {
                 checks.append(Check(name: "reach \(role.rawValue)", ok: false, detail: e.summary, hint: e.hint))
@@ -37,18 +42,18 @@ public enum Doctor {
             }
             hosts.append(.init(role: role.rawValue, host: remote.host, ok: checks.allSatisfy(\.ok), checks: checks))
         }
-        return DoctorReport(ok: hosts.allSatisfy(\.ok), hosts: hosts)
+        return DoctorReport(ok: hosts.allSatisfy(\.ok), controller: "akbackup \(AKVersion.software), protocol \(AKVersion.protocolVersion)", hosts: hosts)
     }
 
     public static func renderText(_ report: DoctorReport) -> String {
-        var out = ""
+        var out = "\(report.controller)\n"
         for host in report.hosts {
             out += "\(host.host) (\(host.role))\n"
             let width = max(16, host.checks.map(\.name.count).max() ?? 0)
             for check in host.checks {
-                let mark = check.ok ? "ok  " : "FAIL"
+                let mark = !check.ok ? "FAIL" : (check.warning == true ? "WARN" : "ok  ")
                 out += "  \(mark)  \(check.name.padding(toLength: width, withPad: " ", startingAt: 0))  \(check.detail)\n"
-                if !check.ok, let hint = check.hint {
+                if (!check.ok || check.warning == true), let hint = check.hint {
                     out += "        \(String(repeating: " ", count: width))  hint: \(hint)\n"
                 }
             }
@@ -56,7 +61,6 @@ public enum Doctor {
         out += report.ok ? "all checks passed\n" : "some checks failed\n"
         return out
     }
-
 }
 
 /// Pretty, stable JSON for `--json` output.

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import HostConfig
 import ProtocolSession
@@ -37,9 +38,10 @@ public enum ExitStatus: Int32 {
 
 /// One line saying what failed, then one saying what to do.
 public func describeForOperator(_ error: Error) -> String {
+    let text: String
     switch error {
-    case let e as ConfigError: return "error: \(e.located)\nhint: \(e.hint)"
-    case let e as HintedError: return "error: \(e.summary)\nhint: \(e.hint)"
-    default: return "error: \(error)\nhint: this is unexpected; please report it with the command you ran"
+    case let e as HintedError: text = "error: \(e.summary)\nhint: \(e.hint)"
+    default: text = "error: \(error)\nhint: this is unexpected; please report it with the command you ran"
     }
+    return Terminal.safe(text)
 }

@@ -1,35 +1,52 @@
+import AKBase
 import AKProtocol
 import Foundation
 import ProtocolSession
 import Transport
 
 /// What the operator asked for.
-public struct RestoreOptions {
+public struct RestoreOptions: Sendable {
     public var artifact = "latest"
     public var mode: RestoreMode = .swap
-    public var allowNoManifest = false
+    /// Restore a dump no trusted agent key signed (made by hand, or from a key the agent does not trust).
+    public var trustUnsigned = false
     public var force = false
     public var healthTimeout = 120
     public init() {}
 }
 
 /// What the operator is shown before anything changes, and asked to confirm.
-public struct RestorePlan {
+public struct RestorePlan: Sendable {
     public var artifact: ArtifactInfo
-    /// The SHA-256 the NAS read when it verified the file: the stream must have it, manifest or not.
-    public var verifiedSHA256: String
-    public var runningAuthentikVersion: String?
+    /// What the NAS read when it verified the file now.
+    public var verified: VerifyResult
+    /// The verdict on the manifest's signature against the agent's own trusted keys.
+    public var signature: SignatureStatus
+    public var facts: AgentFacts
     public var mode: RestoreMode
-    public var services: [String]
 
-    public func render(database: String) -> String {
-        let m = artifact.manifest
+    /// The size and hash the agent must see: the signed manifest's, or (unsigned) what the NAS read.
+    public var expectedSize: Int64 { signature == .trusted ? verified.manifest!.size : verified.size }
+    public var expectedSHA256: String { signature == .trusted ? verified.manifest!.sha256 : verified.sha256 }
+
+    public func render() -> String {
+        let m = verified.manifest
+        let database = facts.database
+        let services = facts.appServices.joined(separator: " and ")
         var out = "Restore plan\n"
-        out += "  artifact          \(artifact.name) (\(ByteFormat.human(artifact.size)), sha256 \(m.map { String($0.sha256.prefix(12)) + "…" } ?? "unknown: no manifest"))\n"
+        out += "  artifact          \(artifact.name) (\(ByteFormat.human(verified.size)), sha256 \(verified.sha256.prefix(12))…)\n"
+        switch signature {
+        case .trusted:
+            out += "  signed by         \(m?.validSigner?.fingerprint ?? "?") (an agent key \(m?.source.host ?? "infra-core") trusts)\n"
+        case .untrusted:
+            out += "  signed by         \(m?.validSigner?.fingerprint ?? "?") — NOT a key the agent trusts; restoring because of --trust-unsigned\n"
+        case .unsigned, .invalid:
+            out += "  signed by         nobody — restoring because of --trust-unsigned: checked against the hash the NAS read and by the replay filter only\n"
+        }
         out += "  made              \(m?.startedAt ?? artifact.modifiedAt) on \(m?.source.host ?? "unknown host")\n"
         out += "  its Authentik     \(m?.source.authentikVersion ?? "unknown")\n"
-        out += "  running Authentik \(runningAuthentikVersion ?? "unknown")\n"
-        if let m {
+        out += "  running Authentik \(facts.authentikVersion ?? "unknown")\n"
+        if let m, signature == .trusted {
             let rows = m.rowCounts.values.reduce(0, +)
             out += "  content           \(m.rowCounts.count) tables, \(rows) rows"
             if let users = m.rowCounts["public.authentik_core_user"] { out += ", \(users) users" }
@@ -37,194 +54,194 @@ public struct RestorePlan {
         }
         switch mode {
         case .swap:
-            out += "  how               replay into a staging database while Authentik runs, validate, then swap:\n"
-            out += "                    \(services.joined(separator: " and ")) stop for a few seconds; the current \(database) is kept for --undo\n"
+            out += "  how               check the bytes on infra-core, replay into a staging database while Authentik runs, validate, then swap:\n"
+            out += "                    \(services) stop for a few seconds; the current \(database) is kept for --undo\n"
         case .replace:
-            out += "  how               take a fresh backup (the undo point), stop \(services.joined(separator: " and ")),\n"
+            out += "  how               check the bytes, keep an undo copy of \(database) on infra-core, stop \(services),\n"
             out += "                    DROP and recreate \(database), replay, start: downtime lasts the whole replay\n"
         case .test:
-            out += "  how               replay into a scratch database, validate, drop it; nothing live changes\n"
+            out += "  how               check the bytes on infra-core, replay into a scratch database, validate, drop it; nothing live changes\n"
         }
         return out
     }
 }
 
 /// The controller's half of restore, restore-test and undo: preflight on the NAS, plan, stream the
-/// artifact NAS → agent, and record a receipt on the NAS and locally.
+/// artifact NAS → agent, and keep the agent's signed receipt on the NAS and locally.
 public struct RestoreRunner {
-    public var config: ControllerConfig
-    public var connector: Connector
+    public var sessions: HostSessions
     public var options: RestoreOptions
-    public var stateDirectory: String
+    public var archive: ReceiptArchive
 
-    public init(config: ControllerConfig, connector: Connector, options: RestoreOptions, stateDirectory: String = RestoreRunner.defaultStateDirectory()) {
-        self.config = config
-        self.connector = connector
+    public init(sessions: HostSessions, options: RestoreOptions, archive: ReceiptArchive = ReceiptArchive()) {
+        self.sessions = sessions
         self.options = options
-        self.stateDirectory = stateDirectory
+        self.archive = archive
     }
 
-    public static func defaultStateDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
-        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/akbackup" }
-        return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/akbackup"
-    }
-
-    /// Checks the artifact on the NAS (hash, gzip, trailer) and returns the plan. Changes nothing.
+    /// Checks the artifact on the NAS (hash, gzip, trailer, signature) and returns the plan. Changes nothing.
     public func plan() throws -> RestorePlan {
-        let verified = try Catalog.verify(name: options.artifact, config: config, connector: connector)
+        let receiver = try sessions.receiver()
+        let verified = try receiver.call(VerifyRequest(id: receiver.makeID(), name: options.artifact), expecting: VerifyResult.self)
         guard verified.ok else {
-            throw RemoteError(host: config.receiver.host, code: .failed,
+            throw RemoteError(host: receiver.host, code: .failed,
                               message: "\(verified.name) is CORRUPT: \(verified.reason ?? "unknown reason"); nothing was changed",
                               hint: "pick another backup (`akbackup list`) and run `akbackup verify NAME` on it")
         }
-        let listing = try Catalog.list(config: config, connector: connector)
-        guard var artifact = listing.artifacts.first(where: { $0.name == verified.name }) else {
-            throw RemoteError(host: config.receiver.host, code: .notFound, message: "\(verified.name) disappeared from the NAS", hint: "run `akbackup list`")
+        let facts = try sessions.agentFacts()
+        let trusted = facts.trustedKeys.compactMap { AgentPublicKey(text: $0) }
+        let signature = verified.manifest?.signatureStatus(trusting: trusted) ?? .unsigned
+        switch signature {
+        case .trusted:
+            break
+        case .invalid:
+            throw Failure("\(verified.name)'s manifest was altered after the agent signed it; nothing was changed",
+                          hint: "do not restore it; check the NAS and pick another backup (`akbackup list`)")
+        case .untrusted where !options.trustUnsigned:
+            let signer = verified.manifest?.validSigner
+            throw Failure("\(verified.name) is signed by \(signer?.fingerprint ?? "an unknown key"), which \(sessions.config.agent.host)'s agent does not trust; nothing was changed",
+                          hint: "if that is the key \(sessions.config.agent.host) had before it was rebuilt, trust it there: `sudo akbackup-agent trust-key \(signer?.text ?? "KEY")`")
+        case .unsigned where !options.trustUnsigned:
+            throw Failure("\(verified.name) carries no agent signature (made by hand?); nothing was changed",
+                          hint: "pass --trust-unsigned to restore it anyway: it is then checked against the hash the NAS read now, and by the agent's replay filter")
+        default:
+            break
         }
-        artifact.manifest = verified.manifest
-        if artifact.manifest == nil && !options.allowNoManifest {
-            throw RemoteError(host: config.receiver.host, code: .failed,
-                              message: "\(artifact.name) has no manifest (made by hand?): row counts cannot be checked",
-                              hint: "pass --no-manifest to restore it anyway (validation then only checks the key tables)")
-        }
-        let agent = try connector.connect(role: .agent, remote: config.agent)
-        defer { agent.session.close() }
-        let checks = try agent.session.probe().checks
-        let running = checks.first(where: { $0.name == "authentik version" })?.detail
-        return RestorePlan(artifact: artifact, verifiedSHA256: verified.sha256, runningAuthentikVersion: running?.hasPrefix("unknown") == true ? nil : running,
-                           mode: options.mode, services: ["authentik-server", "authentik-worker"])
+        let artifact = ArtifactInfo(name: verified.name, size: verified.size, modifiedAt: verified.manifest?.finishedAt ?? "unknown",
+                                    manifest: verified.manifest, signature: signature)
+        return RestorePlan(artifact: artifact, verified: verified, signature: signature, facts: facts, mode: options.mode)
     }
 
-    /// Runs the restore the plan describes. Returns the receipt (also stored on the NAS and locally).
+    /// Runs the restore the plan describes. Returns the agent's receipt (also stored on the NAS and locally).
     public func execute(_ plan: RestorePlan, progress: ((String) -> Void)? = nil) throws -> Receipt {
-        let began = Date()
-        if options.mode == .replace {
-            progress?("taking a fresh backup as the undo point")
-            let undo = try BackupRunner(config: config, connector: connector).run()
-            progress?("undo point: \(undo.name)")
-        }
-        let receiver = try connector.connect(role: .receiver, remote: config.receiver).session
-        defer { receiver.close() }
-        let agent = try connector.connect(role: .agent, remote: config.agent).session
-        defer { agent.close() }
-
-        // The NAS opens the artifact first: in --replace mode the agent drops live right after
-        // restore.ready, so the bytes must already be on their way.
+        let receiver = try sessions.receiver()
+        let agent = try sessions.agent()
+        // The NAS opens the artifact first, so the bytes are on their way when the agent asks.
         let fetchID = receiver.makeID()
-        try receiver.send(.fetch(FetchRequest(id: fetchID, name: plan.artifact.name)))
-        _ = try receiver.expect("fetch.started", id: fetchID) { if case .fetchStarted(let m) = $0 { return m } else { return nil } }
-
+        try receiver.send(FetchRequest(id: fetchID, name: plan.artifact.name))
+        let fetch = try receiver.expect(FetchStarted.self, id: fetchID)
+        guard fetch.name == plan.artifact.name, fetch.size == plan.verified.size else {
+            throw RemoteError(host: receiver.host, code: .failed, message: "\(plan.artifact.name) changed on the NAS since it was verified",
+                              hint: "run `akbackup verify \(plan.artifact.name)` and try again")
+        }
         let restoreID = agent.makeID()
-        let manifest = plan.artifact.manifest
-        // Without a manifest the hash the NAS read during the preflight stands in for it, so the bytes
-        // the agent replays are always checked end to end before it commits.
-        try agent.send(.restore(RestoreRequest(id: restoreID, mode: options.mode, artifact: plan.artifact.name,
-                                               sha256: manifest?.sha256 ?? plan.verifiedSHA256,
-                                               manifest: manifest, force: options.force, healthTimeout: options.healthTimeout)))
-        let ready: RestoreReady = try agent.expect("restore.ready", id: restoreID) {
-            if case .restoreReady(let m) = $0 { return m } else { return nil }
-        }
+        try agent.send(RestoreRequest(id: restoreID, mode: options.mode, artifact: plan.artifact.name,
+                                      size: plan.expectedSize, sha256: plan.expectedSHA256,
+                                      manifest: plan.verified.manifest, trustUnsigned: options.trustUnsigned,
+                                      force: options.force, healthTimeout: options.healthTimeout,
+                                      requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName)))
+        let ready = try agent.expect(RestoreReady.self, id: restoreID)
         for w in ready.warnings { progress?("warning: \(w)") }
-        progress?("streaming \(plan.artifact.name) into \(ready.targetDatabase)")
-
+        progress?("sending \(plan.artifact.name) to \(agent.remoteHello?.host ?? agent.host), which checks it before anything changes")
         try relay(from: receiver, fetchID: fetchID, to: agent, restoreID: restoreID)
-        progress?("validating and \(options.mode == .test ? "dropping the scratch database" : "swapping")")
-        let result: RestoreResult = try agent.expect("restore.result", id: restoreID) {
-            if case .restoreResult(let m) = $0 { return m } else { return nil }
+        progress?("\(options.mode == .test ? "replaying into a scratch database" : "replaying into \(ready.targetDatabase)") and validating")
+        let result = try agent.expect(RestoreResult.self, id: restoreID) { p in
+            progress?("  replayed \(ByteFormat.human(p.bytes)) of \(ByteFormat.human(plan.expectedSize))")
         }
-        let receipt = makeReceipt(operation: options.mode == .test ? "restore-test" : "restore", artifact: plan.artifact.name,
-                                  sha256: manifest?.sha256 ?? plan.verifiedSHA256, agentHost: agent.remoteHello?.host ?? config.agent.host,
-                                  began: began, result: result)
-        record(receipt, receiver: receiver, progress: progress)
-        return receipt
+        archive.record(result.receipt, trustedKeys: plan.facts.trustedKeys.compactMap { AgentPublicKey(text: $0) },
+                       receiver: receiver, progress: progress)
+        return result.receipt
     }
 
     /// `akbackup restore --undo`.
     public func undo() throws -> Receipt {
-        let began = Date()
-        let agent = try connector.connect(role: .agent, remote: config.agent).session
-        defer { agent.close() }
-        let id = agent.makeID()
-        let answer = try agent.call(.undo(UndoRequest(id: id, healthTimeout: options.healthTimeout)))
-        guard case .restoreResult(let result) = answer else { throw agent.unexpected(answer, wanted: "restore.result") }
-        let receipt = makeReceipt(operation: "undo", artifact: nil, sha256: nil, agentHost: agent.remoteHello?.host ?? config.agent.host,
-                                  began: began, result: result)
-        let receiver = try? connector.connect(role: .receiver, remote: config.receiver).session
-        defer { receiver?.close() }
-        record(receipt, receiver: receiver, progress: nil)
-        return receipt
+        let agent = try sessions.agent()
+        let facts = try sessions.agentFacts()
+        let result = try agent.call(UndoRequest(id: agent.makeID(), healthTimeout: options.healthTimeout,
+                                                requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName)),
+                                    expecting: RestoreResult.self)
+        archive.record(result.receipt, trustedKeys: facts.trustedKeys.compactMap { AgentPublicKey(text: $0) },
+                       receiver: try? sessions.receiver(), progress: nil)
+        return result.receipt
     }
 
-    /// Moves the NAS's artifact frames to the agent; the agent checks the hash as the stream ends.
+    /// Moves the NAS's artifact frames to the agent; the agent checks size and hash as the stream ends.
     private func relay(from receiver: ClientSession, fetchID: UInt64, to agent: ClientSession, restoreID: UInt64) throws {
         var sending = false
         while true {
             let item = try receiver.receive(context: "reading the artifact")
             switch item {
-            case .message(.data(let h)) where h.id == fetchID:
-                try agent.send(.data(DataHeader(id: restoreID, stream: "artifact")))
-                sending = true
             case .chunk(let bytes):
-                try agent.framed.sendChunk(bytes)
+                try agent.sendChunk(bytes)
             case .endOfData:
-                try agent.framed.endData()
+                try agent.endData()
                 sending = false
-            case .message(.fetchResult(let r)) where r.id == fetchID && !sending:
-                return
-            case .message(.error(let e)):
-                // The agent drops its staging database when the stream ends short of the hash.
-                if sending { try? agent.framed.endData() }
-                throw RemoteError(host: receiver.host, e)
-            case .message(let other):
-                throw receiver.unexpected(other, wanted: "artifact data")
+            case .message(let m):
+                if let h = m.as(DataHeader.self), h.id == fetchID, !sending {
+                    try agent.send(DataHeader(id: restoreID, stream: "artifact"))
+                    sending = true
+                } else if let r = m.as(FetchResult.self), r.id == fetchID, !sending {
+                    return
+                } else if let e = m.as(ErrorMessage.self) {
+                    // The agent's spool never reaches the promised hash: it changes nothing.
+                    if sending { try? agent.endData() }
+                    throw RemoteError(host: receiver.host, e)
+                } else {
+                    throw receiver.unexpected(m, wanted: "artifact data")
+                }
             }
         }
     }
+}
 
-    private func makeReceipt(operation: String, artifact: String?, sha256: String?, agentHost: String, began: Date, result: RestoreResult) -> Receipt {
-        Receipt(operation: operation, artifact: artifact, sha256: sha256, operatorName: NSUserName(),
-                controllerHost: ProcessInfo.processInfo.hostName, agentHost: agentHost, startedAt: Timestamp.string(began),
-                finishedAt: Timestamp.now(), steps: result.steps, validation: result.validation,
-                downtimeSeconds: result.downtimeSeconds, outcome: result.outcome, message: result.message)
+/// Where receipts are kept: `~/.local/state/akbackup/receipts` on this machine first, then the NAS.
+/// The operation is over either way, so a failure here is a warning, never a failed restore.
+public struct ReceiptArchive: Sendable {
+    public var directory: String
+
+    public init(directory: String = ReceiptArchive.defaultDirectory()) {
+        self.directory = directory
     }
 
-    /// Keeps the receipt locally first, then on the NAS. The operation is over either way, so a
-    /// failure here is a warning on stderr, never a failed restore.
-    private func record(_ receipt: Receipt, receiver: ClientSession?, progress: ((String) -> Void)?) {
+    public static func defaultDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let x = environment["XDG_STATE_HOME"], !x.isEmpty { return x + "/akbackup/receipts" }
+        return (environment["HOME"] ?? NSHomeDirectory()) + "/.local/state/akbackup/receipts"
+    }
+
+    /// `<operation>-<startedAt without ":">-<outcome>-<8 hex>.json`
+    public static func name(for receipt: Receipt) -> String {
         let stamp = receipt.startedAt.replacingOccurrences(of: ":", with: "")
-        let name = "\(receipt.operation)-\(stamp)-\(receipt.outcome)-\(UUID().uuidString.prefix(8).lowercased()).json"
-        let warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \($0)\n".utf8)) }
-        let dir = stateDirectory + "/receipts"
+        return "\(receipt.operation)-\(stamp)-\(receipt.outcome.rawValue)-\(UUID().uuidString.prefix(8).lowercased()).json"
+    }
+
+    public func record(_ receipt: Receipt, trustedKeys: [AgentPublicKey], receiver: ClientSession?, progress: ((String) -> Void)?) {
+        let warn: (String) -> Void = { FileHandle.standardError.write(Data("warning: \(Terminal.safe($0))\n".utf8)) }
+        if receipt.signatureStatus(trusting: trustedKeys) != .trusted {
+            warn("the agent's receipt is not signed by a key it trusts: it will not count as evidence")
+        }
+        let name = ReceiptArchive.name(for: receipt)
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try encoder.encode(receipt).write(to: URL(fileURLWithPath: dir + "/" + name), options: .atomic)
+            try FileIO.writeAtomically(directory + "/" + name, bytes: [UInt8](try encoder.encode(receipt)), mode: 0o600, replace: false)
         } catch {
-            warn("could not keep the receipt in \(dir): \(error.localizedDescription)")
+            warn("could not keep the receipt in \(directory): \((error as? HintedError)?.summary ?? "\(error)")")
         }
         guard let receiver else {
-            warn("the receipt was not stored on the NAS (no connection); it is in \(dir)/\(name)")
+            warn("the receipt was not stored on the NAS (no connection); it is in \(directory)/\(name)")
             return
         }
         do {
-            _ = try receiver.call(.receiptStore(ReceiptStore(id: receiver.makeID(), name: name, receipt: receipt)))
+            _ = try receiver.call(ReceiptStore(id: receiver.makeID(), name: name, receipt: receipt))
         } catch let e as HintedError {
-            warn("the receipt was not stored on the NAS: \(e.summary); it is in \(dir)/\(name)")
+            warn("the receipt was not stored on the NAS: \(e.summary); it is in \(directory)/\(name)")
         } catch {
-            warn("the receipt was not stored on the NAS: \(error); it is in \(dir)/\(name)")
+            warn("the receipt was not stored on the NAS: \(error); it is in \(directory)/\(name)")
         }
     }
 }
 
 extension Receipt {
     public func summary() -> String {
-        var out = "\(operation): \(outcome.uppercased())"
+        var out = "\(operation): \(outcome.rawValue.uppercased())"
         if let a = artifact { out += "  \(a)" }
         out += "\n  \(message)\n"
         if let d = downtimeSeconds { out += String(format: "  downtime %.1f s\n", d) }
         if let v = validation {
-            out += "  validation: \(v.ok ? "OK" : "FAILED"), \(v.rowCounts.count) tables checked"
+            out += "  validation: \(v.ok ? "OK" : "FAILED"), \(v.rowCounts.count) tables"
+            if let kinds = v.schemaChecked { out += " and \(kinds.count) kinds of schema objects" }
+            out += " checked"
             if !v.problems.isEmpty { out += ": " + v.problems.prefix(3).joined(separator: "; ") }
             out += "\n"
         }
@@ -233,6 +250,7 @@ extension Receipt {
             out += "    \(step.ok ? "ok  " : "FAIL") \(name) "
                 + String(format: "%6.1f s", step.seconds) + (step.detail.map { "  \($0)" } ?? "") + "\n"
         }
+        if let s = signature, let key = AgentPublicKey(text: s.key) { out += "  signed by the agent key \(key.fingerprint)\n" }
         return out
     }
 }

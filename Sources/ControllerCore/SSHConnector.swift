@@ -28,6 +28,8 @@ public struct SSHConnector: Connector {
         return endpoint
     }
 
+    public var peerTimeout: TimeInterval { TimeInterval(config.idleTimeout) }
+
     public func openChannel(role: Role, remote: ControllerConfig.Remote) throws -> (channel: ByteChannel, checks: [Check]) {
         let endpoint = SSHConnector.effectiveEndpoint(
             try SSHConfigResolver.resolve(alias: remote.host, configFile: config.sshConfigFile), config: config)

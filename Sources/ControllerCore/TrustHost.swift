@@ -8,7 +8,7 @@ public enum TrustHost {
     public static func run(alias: String, config: ControllerConfig, assumeYes: Bool,
                            ask: (String) -> String? = { prompt in
                                print(prompt, terminator: "")
-                               fflush(stdout)
+                               fflush(nil)
                                return readLine()
                            }) throws -> ExitStatus {
         let endpoint = try SSHConfigResolver.resolve(alias: alias, configFile: config.sshConfigFile)

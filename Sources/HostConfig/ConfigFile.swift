@@ -1,3 +1,4 @@
+import AKBase
 import Foundation
 
 /// A value from a config file.
@@ -228,4 +229,8 @@ private struct LineScanner {
 extension ConfigError {
     /// "file:line: message", for one-line reports.
     public var located: String { line.map { "\(file):\($0): \(message)" } ?? "\(file): \(message)" }
+}
+
+extension ConfigError: HintedError {
+    public var summary: String { located }
 }

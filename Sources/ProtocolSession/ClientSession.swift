@@ -1,24 +1,37 @@
+import AKBase
 import AKProtocol
+import Foundation
+import Synchronization
 import Transport
 
 /// The controller's side of a session with one remote program.
 ///
 /// Every failure is raised as a `HintedError` that names `host`: remote errors keep their code,
 /// protocol violations and early exits carry the remote's last stderr lines.
-public final class ClientSession {
+public final class ClientSession: Sendable {
     public let host: String
     public let framed: FramedChannel
-    public private(set) var remoteHello: Hello?
-    private var nextID: UInt64 = 1
-    private var closedTermination: ChannelTermination?
+    private struct State: Sendable {
+        var remoteHello: Hello?
+        var nextID: UInt64 = 1
+        var closedTermination: ChannelTermination?
+    }
+    private let state = Mutex(State())
+    public var remoteHello: Hello? { state.withLock { $0.remoteHello } }
 
     /// The protocol version this side speaks (other values only in tests).
     public let protocolVersion: Int
 
-    public init(channel: ByteChannel, host: String, protocolVersion: Int = AKVersion.protocolVersion) {
+    /// Seconds without a byte (or heartbeat) from the remote before a read fails.
+    public let peerTimeout: TimeInterval
+
+    public init(channel: ByteChannel, host: String, protocolVersion: Int = AKVersion.protocolVersion,
+                peerTimeout: TimeInterval = ProtocolTiming.peerTimeout) {
         self.host = host
         self.framed = FramedChannel(channel)
         self.protocolVersion = protocolVersion
+        self.peerTimeout = peerTimeout
+        framed.peerTimeout = peerTimeout
     }
 
     /// Reads the remote's greeting, checks role and version, and answers with ours.
@@ -28,8 +41,8 @@ public final class ClientSession {
         guard case .message(let message) = first else {
             throw fail(.outOfSequence("expected a hello, got bulk data"))
         }
-        guard case .hello(let hello) = message else {
-            if case .error(let e) = message { throw RemoteError(host: host, e) }
+        guard let hello = message.as(Hello.self) else {
+            if let e = message.as(ErrorMessage.self) { throw RemoteError(host: host, e) }
             throw fail(.outOfSequence("expected a hello, got \(message.type)"))
         }
         guard hello.protocolVersion == protocolVersion else {
@@ -39,14 +52,17 @@ public final class ClientSession {
         guard hello.role == role else {
             throw fail(.wrongRole(expected: role.rawValue, actual: hello.role.rawValue))
         }
-        remoteHello = hello
-        try send(.hello(Hello(role: .controller, protocolVersion: protocolVersion, host: localHost)))
+        state.withLock { $0.remoteHello = hello }
+        try send(Hello(role: .controller, protocolVersion: protocolVersion, host: localHost))
+        framed.startHeartbeats()
         return hello
     }
 
     public func makeID() -> UInt64 {
-        defer { nextID += 1 }
-        return nextID
+        state.withLock { s in
+            defer { s.nextID += 1 }
+            return s.nextID
+        }
     }
 
     public func send(_ message: Message) throws {
@@ -57,7 +73,38 @@ public final class ClientSession {
         }
     }
 
+    public func send(_ body: some WireMessage) throws { try send(Message(body)) }
+
+    /// Raw bytes of our open data stream; a remote that went away is explained like any other end.
+    public func sendChunk(_ bytes: [UInt8]) throws {
+        do {
+            try framed.sendChunk(bytes)
+        } catch let error as TransportError {
+            throw explainEnd(error)
+        }
+    }
+
+    /// Ends our open data stream.
+    public func endData() throws {
+        do {
+            try framed.endData()
+        } catch let error as TransportError {
+            throw explainEnd(error)
+        }
+    }
+
     /// Sends a request and waits for its final answer (anything but progress). ProgressReport goes to `onProgress`.
+    public func call(_ request: some WireMessage, onProgress: (ProgressReport) -> Void = { _ in }) throws -> Message {
+        try call(Message(request), onProgress: onProgress)
+    }
+
+    /// Sends a request and waits for its final answer of type `T`.
+    public func call<T: WireMessage>(_ request: some WireMessage, expecting: T.Type, onProgress: (ProgressReport) -> Void = { _ in }) throws -> T {
+        let answer = try call(Message(request), onProgress: onProgress)
+        guard let value = answer.as(T.self) else { throw unexpected(answer, wanted: T.type) }
+        return value
+    }
+
     public func call(_ request: Message, onProgress: (ProgressReport) -> Void = { _ in }) throws -> Message {
         guard let id = request.requestID else { preconditionFailure("requests carry ids") }
         try send(request)
@@ -66,12 +113,11 @@ public final class ClientSession {
             guard case .message(let message) = item else {
                 throw fail(.outOfSequence("unexpected bulk data while waiting for \(request.type)"))
             }
-            switch message {
-            case .progress(let p) where p.id == id:
+            if let p = message.as(ProgressReport.self), p.id == id {
                 onProgress(p)
-            case .error(let e) where e.id == id || e.id == nil:
+            } else if let e = message.as(ErrorMessage.self), e.id == id || e.id == nil {
                 throw RemoteError(host: host, e)
-            default:
+            } else {
                 guard message.requestID == id else {
                     throw fail(.outOfSequence("\(message.type) for request \(message.requestID.map(String.init) ?? "none"), expected \(id)"))
                 }
@@ -80,15 +126,22 @@ public final class ClientSession {
         }
     }
 
-    /// Waits for the message `extract` accepts; an error for `id` is re-raised with the host.
-    public func expect<T>(_ wanted: String, id: UInt64, _ extract: (Message) -> T?) throws -> T {
-        let item = try receive(context: "waiting for \(wanted)")
-        guard case .message(let message) = item else {
-            throw fail(.outOfSequence("bulk data while waiting for \(wanted)"))
+    /// Waits for a message of type `T` for request `id` (progress for it is passed on); an error
+    /// for `id` is re-raised with the host.
+    public func expect<T: WireMessage>(_: T.Type, id: UInt64, onProgress: (ProgressReport) -> Void = { _ in }) throws -> T {
+        while true {
+            let item = try receive(context: "waiting for \(T.type)")
+            guard case .message(let message) = item else {
+                throw fail(.outOfSequence("bulk data while waiting for \(T.type)"))
+            }
+            if let e = message.as(ErrorMessage.self), e.id == id || e.id == nil { throw RemoteError(host: host, e) }
+            if let p = message.as(ProgressReport.self), p.id == id {
+                onProgress(p)
+                continue
+            }
+            guard let value = message.as(T.self), message.requestID == id else { throw unexpected(message, wanted: T.type) }
+            return value
         }
-        if case .error(let e) = message, e.id == id || e.id == nil { throw RemoteError(host: host, e) }
-        guard let value = extract(message) else { throw unexpected(message, wanted: wanted) }
-        return value
     }
 
     /// The error for a message that is valid but not what this point of the session allows.
@@ -97,12 +150,7 @@ public final class ClientSession {
     }
 
     public func probe() throws -> ProbeResult {
-        let id = makeID()
-        let answer = try call(.probe(ProbeRequest(id: id)))
-        guard case .probeResult(let result) = answer else {
-            throw fail(.outOfSequence("expected probe.result, got \(answer.type)"))
-        }
-        return result
+        try call(ProbeRequest(id: makeID()), expecting: ProbeResult.self)
     }
 
     /// Reads the next item; an end of stream here is always unexpected and explained.
@@ -120,10 +168,11 @@ public final class ClientSession {
     /// Ends the session: closes our side and collects how the remote ended.
     @discardableResult
     public func close() -> ChannelTermination {
-        if let t = closedTermination { return t }
+        if let t = state.withLock({ $0.closedTermination }) { return t }
+        framed.stopHeartbeats()
         try? framed.channel.closeWrite()
         let t = framed.channel.close()
-        closedTermination = t
+        state.withLock { $0.closedTermination = t }
         return t
     }
 
@@ -134,7 +183,11 @@ public final class ClientSession {
 
     /// The remote went away: say how (exit status, signal, its last stderr line) and what to do.
     private func explainEnd(_ transport: TransportError?, context: String = "") -> Error {
-        if let t = transport, t.kind != .io && t.kind != .closed { return t }
+        if let t = transport, t.kind != .io && t.kind != .closed {
+            // Silence past the peer timeout: the remote is dead or stuck; end it and say so.
+            if t.kind == .timeout { close() }
+            return t
+        }
         let termination = close()
         let lastLine = termination.stderrTail.last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty })
         var message = "remote program ended unexpectedly"

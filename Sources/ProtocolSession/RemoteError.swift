@@ -1,9 +1,10 @@
+import AKBase
 import AKProtocol
 import Transport
 
 /// An error reported by a remote program (or about it), re-raised locally with its kind
 /// and prefixed with the host it came from.
-public struct RemoteError: HintedError, CustomStringConvertible, Equatable {
+public struct RemoteError: HintedError, CustomStringConvertible, Equatable, Sendable {
     public var host: String
     public var code: ErrorCode
     public var message: String
@@ -25,7 +26,7 @@ public struct RemoteError: HintedError, CustomStringConvertible, Equatable {
 }
 
 /// A protocol violation seen while talking to `host`, with what the remote printed on stderr.
-public struct SessionError: HintedError, CustomStringConvertible {
+public struct SessionError: HintedError, CustomStringConvertible, Sendable {
     public var host: String
     public var error: ProtocolError
     public var stderrTail: [String]

@@ -1,39 +1,246 @@
+import AKBase
 import AKProtocol
+import Compression
+import Crypto
+import DumpFormat
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The backup directory on the NAS. All paths the receiver touches are inside it.
-public struct BackupStore {
+/// The backup directory on the NAS. All paths the receiver touches are inside it: names are checked
+/// against the artifact pattern before any path is built from them, files are opened without
+/// following links, and nothing is written unless the directory is on the mount it should be on.
+public struct BackupStore: Sendable {
     public let directory: String
+    public let requireMount: String
+    public let trustedKeys: [AgentPublicKey]
 
-    public init(directory: String) {
+    public init(directory: String, requireMount: String = "", trustedKeys: [AgentPublicKey] = []) {
         self.directory = directory
+        self.requireMount = requireMount
+        self.trustedKeys = trustedKeys
     }
+
+    public init(config: ReceiverConfig) {
+        self.init(directory: config.directory, requireMount: config.requireMount, trustedKeys: config.trustedKeys)
+    }
+
+    func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
+    var receiptsDirectory: String { path("receipts") }
+
+    public static func manifestName(for artifact: String) -> String {
+        String(artifact.dropLast(ArtifactName.suffix.count)) + ".json"
+    }
+
+    // MARK: where the data goes
 
     /// Free and total bytes of the filesystem holding the directory (or its nearest existing parent).
     public func space() -> (free: Int64, total: Int64)? {
-        var path = directory
-        while !FileManager.default.fileExists(atPath: path), path != "/" {
-            path = (path as NSString).deletingLastPathComponent
-        }
+        var p = directory
+        while !FileManager.default.fileExists(atPath: p), p != "/" { p = (p as NSString).deletingLastPathComponent }
         var st = statvfs()
-        guard statvfs(path, &st) == 0 else { return nil }
+        guard statvfs(p, &st) == 0 else { return nil }
         return (Int64(st.f_bavail) * Int64(st.f_frsize), Int64(st.f_blocks) * Int64(st.f_frsize))
     }
 
-    /// The deepest existing ancestor of the directory, to tell whether `mkdir -p` could succeed.
-    func nearestExistingAncestor() -> String {
-        var path = directory
-        while !FileManager.default.fileExists(atPath: path), path != "/" {
-            path = (path as NSString).deletingLastPathComponent
+    /// Mount points, from the kernel's view of this process (octal escapes decoded).
+    static func mountPoints() -> Set<String> {
+        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        var out: Set<String> = []
+        for line in text.split(separator: "\n") {
+            let f = line.split(separator: " ")
+            guard f.count > 4 else { continue }
+            var point = String(f[4])
+            for (esc, ch) in [("\\040", " "), ("\\011", "\t"), ("\\012", "\n"), ("\\134", "\\")] {
+                point = point.replacingOccurrences(of: esc, with: ch)
+            }
+            out.insert(point)
         }
-        return path
+        return out
     }
+
+    /// Nil when the directory may be written; otherwise why not.
+    public func mountProblem() -> String? {
+        guard !requireMount.isEmpty else { return nil }
+        let mount = requireMount.count > 1 && requireMount.hasSuffix("/") ? String(requireMount.dropLast()) : requireMount
+        guard directory == mount || directory.hasPrefix(mount == "/" ? "/" : mount + "/") else {
+            return "the backup directory \(directory) is not under \(mount)"
+        }
+        guard BackupStore.mountPoints().contains(mount) else {
+            return "\(mount) is not a mounted filesystem"
+        }
+        return nil
+    }
+
+    /// Throws when nothing may be written (the volume is not mounted).
+    func requireWritable(id: UInt64) throws {
+        if let problem = mountProblem() {
+            throw ErrorMessage(id: id, code: .ioError, message: "refusing to write: \(problem) (is the NAS volume mounted?)",
+                               hint: "mount the volume, or set require_mount in \(ReceiverConfig.defaultPath) to where the backups really live")
+        }
+    }
+
+    func createDirectory(_ dir: String, id: UInt64) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        } catch {
+            throw ErrorMessage(id: id, code: .ioError, message: "cannot create \(dir) as \(NSUserName())",
+                               hint: "create it: sudo mkdir -p \(dir) && sudo chown \(NSUserName()) \(dir)")
+        }
+    }
+
+    // MARK: reading what is there
+
+    /// Artifact names in the directory, newest first (the names sort by time).
+    public func artifactNames() throws -> [String] {
+        guard FileManager.default.fileExists(atPath: directory) else { return [] }
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory).filter(ArtifactName.isValid).sorted(by: >)
+        } catch {
+            throw ErrorMessage(id: nil, code: .ioError, message: "cannot read \(directory): \(error.localizedDescription)",
+                               hint: "check the receiver login's access to \(directory)")
+        }
+    }
+
+    /// A page of artifacts, newest first, each with its manifest summary and the signature verdict.
+    public func list(offset: Int, limit: Int) throws -> (page: [ArtifactInfo], total: Int) {
+        let names = try artifactNames()
+        let page = names.dropFirst(offset).prefix(limit).compactMap { name -> ArtifactInfo? in
+            var st = stat()
+            guard lstat(path(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            let modified = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
+            let manifest = self.manifest(for: name)
+            let status = manifest.map { $0.signatureStatus(trusting: trustedKeys) } ?? .unsigned
+            var summary = manifest
+            summary?.rowCounts = [:]   // the full manifest comes with verify and fetch: a page fits one frame
+            return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: summary, signature: status)
+        }
+        return (Array(page), names.count)
+    }
+
+    /// The manifest beside an artifact, when it reads, decodes and passes its range checks.
+    public func manifest(for name: String) -> Manifest? {
+        guard let bytes = try? FileIO.readFile(path(BackupStore.manifestName(for: name)), limit: ProtocolLimits.maxDocumentBytes),
+              let m = try? MessageCodec.decodeDocument(Manifest.self, from: bytes),
+              (try? m.validate("manifest")) != nil else { return nil }
+        return m
+    }
+
+    /// "latest" or a valid, existing artifact name.
+    public func resolve(_ name: String) throws -> String {
+        if name == "latest" {
+            guard let newest = try artifactNames().first else {
+                throw ErrorMessage(id: nil, code: .notFound, message: "no backups in \(directory)", hint: "run `akbackup backup` first")
+            }
+            return newest
+        }
+        guard ArtifactName.isValid(name) else {
+            throw ErrorMessage(id: nil, code: .badRequest, message: "\"\(String(name.prefix(100)))\" is not an artifact name",
+                               hint: "names look like authentik-db-2026-01-31T020000Z.sql.gz; see `akbackup list`")
+        }
+        guard FileManager.default.fileExists(atPath: path(name)) else {
+            throw ErrorMessage(id: nil, code: .notFound, message: "\(name) does not exist in \(directory)",
+                               hint: "see `akbackup list` for the backups there are")
+        }
+        return name
+    }
+
+    /// Re-reads an artifact: its hash and sizes against the manifest, gzip integrity, the dump's
+    /// trailer (and nothing after it), row counts, and the manifest's signature.
+    public func verify(_ requested: String, id: UInt64) throws -> VerifyResult {
+        let name = try resolve(requested)
+        let manifest = self.manifest(for: name)
+        let fd: Int32
+        do {
+            fd = try FileIO.openForReading(path(name))
+        } catch let e as FileIOError {
+            throw ErrorMessage(id: id, code: .ioError, message: e.summary, hint: e.hint)
+        }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        var inspector = DumpInspector()
+        let inflater = GzipInflater()
+        var gzipProblem: String?
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(name)) }
+            if n == 0 { break }
+            let bytes = Array(buffer[0..<n])
+            hasher.update(data: bytes)
+            size += Int64(n)
+            if gzipProblem == nil {
+                do { try inflater.push(bytes) { inspector.push($0) } } catch { gzipProblem = "\(error)" }
+            }
+        }
+        if gzipProblem == nil {
+            do { try inflater.finish() } catch { gzipProblem = "\(error)" }
+        }
+        let digest = Hex.encode(hasher.finalize())
+        let complete = inspector.finish()
+        let status = manifest.map { $0.signatureStatus(trusting: trustedKeys) } ?? .unsigned
+        var reason: String?
+        if let m = manifest, m.sha256 != digest || m.size != size {
+            reason = "content does not match its manifest (sha256 \(digest.prefix(12))… size \(size), manifest says \(m.sha256.prefix(12))… size \(m.size))"
+        } else if let problem = gzipProblem {
+            reason = problem
+        } else if !complete {
+            reason = inspector.incompleteReason
+        } else if inspector.contentAfterTrailer {
+            reason = "something follows the dump's completion trailer"
+        } else if let m = manifest, m.uncompressedSize != inspector.bytes {
+            reason = "it inflates to \(inspector.bytes) bytes, the manifest says \(m.uncompressedSize)"
+        } else if let m = manifest, m.rowCounts != inspector.rowCounts {
+            reason = "row counts in the dump differ from the manifest's"
+        } else if status == .invalid {
+            reason = "its manifest was altered after the agent signed it"
+        }
+        return VerifyResult(id: id, name: name, ok: reason == nil, reason: reason, sha256: digest, size: size,
+                            uncompressedSize: inspector.bytes, hasManifest: manifest != nil, rowCounts: inspector.rowCounts,
+                            manifest: manifest, signature: status)
+    }
+
+    /// Deletes `*.partial` files no live receiver holds (left by a killed receiver or a cut link).
+    public func removeStalePartials(log: (String) -> Void) {
+        for dir in [directory, receiptsDirectory] {
+            guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
+            for name in names where name.hasSuffix(".partial") {
+                let base = String(name.dropLast(8))
+                guard ArtifactName.isValid(base) || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix))
+                        || (dir == receiptsDirectory && BackupStore.isReceiptName(base)) else { continue }
+                let p = (dir as NSString).appendingPathComponent(name)
+                var st = stat()
+                // A live upload creates its partial file and locks it a moment later: leave young files alone.
+                guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+                      Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) > 2 else { continue }
+                let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                guard fd >= 0 else { continue }
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    unlink(p)
+                    log("removed stale \(name)")
+                }
+                close(fd)
+            }
+        }
+    }
+
+    // MARK: doctor
 
     public func probe(configSource: String) -> [Check] {
         var checks = [Check(name: "receiver config", ok: true, detail: configSource)]
+        if trustedKeys.isEmpty {
+            checks.append(Check(name: "trusted agent keys", ok: false, detail: "none: every upload is refused",
+                                hint: "on infra-core run `akbackup-agent key --public`, then here: sudo akbackup-receiver trust-agent-key KEY"))
+        } else {
+            checks.append(Check(name: "trusted agent keys", ok: true, detail: trustedKeys.map(\.fingerprint).joined(separator: ", ")))
+        }
+        if let problem = mountProblem() {
+            checks.append(Check(name: "mount", ok: false, detail: problem,
+                                hint: "mount the NAS volume, or set require_mount in \(ReceiverConfig.defaultPath)"))
+        } else if !requireMount.isEmpty {
+            checks.append(Check(name: "mount", ok: true, detail: "\(requireMount) is mounted"))
+        }
         var isDir: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: directory, isDirectory: &isDir)
         if exists && !isDir.boolValue {
@@ -43,9 +250,8 @@ public struct BackupStore {
         }
         if exists {
             checks.append(Check(name: "backup directory", ok: true, detail: "\(directory) exists"))
-            let probe = (directory as NSString).appendingPathComponent(".akbackup-probe-\(getpid())")
-            let fd = open(probe, O_CREAT | O_EXCL | O_WRONLY, 0o600)
-            if fd >= 0 {
+            let probe = path(".akbackup-probe-\(getpid())")
+            if let fd = try? FileIO.createExclusive(probe, mode: 0o600) {
                 let synced = fsync(fd) == 0
                 close(fd)
                 unlink(probe)
@@ -57,7 +263,8 @@ public struct BackupStore {
                                     hint: "chown \(NSUserName()) \(directory) (or grant write access)"))
             }
         } else {
-            let ancestor = nearestExistingAncestor()
+            var ancestor = directory
+            while !FileManager.default.fileExists(atPath: ancestor), ancestor != "/" { ancestor = (ancestor as NSString).deletingLastPathComponent }
             let creatable = access(ancestor, W_OK | X_OK) == 0
             checks.append(Check(name: "backup directory", ok: creatable,
                                 detail: creatable ? "\(directory) absent; will be created under \(ancestor)"

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Foundation
 import HostConfig
@@ -10,48 +11,57 @@ public enum ReceiverServer {
     public static let capabilities = ["probe", "upload", "list", "verify", "fetch", "receipts"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
-                             channel: ByteChannel = StdioChannel()) -> Int32 {
-        var logger = Logger(label: "akbackup-receiver")
-        logger.logLevel = .info
+                             channel: ByteChannel? = nil) -> Int32 {
+        let logger = Logger(label: "akbackup-receiver")
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         let hello = Hello(role: .receiver, protocolVersion: protocolVersion, host: ProcessInfo.processInfo.hostName,
                           capabilities: capabilities)
-        let session = ServerSession(channel: channel, hello: hello, log: { logger.info("\($0)") })
         let config: ReceiverConfig
         do {
             config = try ReceiverConfig.load(path: configPath)
         } catch let e as ConfigError {
-            return session.run { message, _ in
+            return ServerSession(channel: channel ?? StdioChannel(), hello: hello, log: log).run { message, _ in
                 throw ErrorMessage(id: message.requestID, code: .failed, message: e.located, hint: e.hint)
             }.rawValue
         } catch {
             return 1
         }
+        var timing = ServerSession.Timing()
+        timing.peerTimeout = TimeInterval(config.peerTimeout)
+        timing.heartbeatInterval = min(ProtocolTiming.heartbeatInterval, timing.peerTimeout / 4)
+        let session = ServerSession(channel: channel ?? StdioChannel(writeStallTimeout: timing.peerTimeout), hello: hello, timing: timing, log: log)
         let source = FileManager.default.fileExists(atPath: configPath) ? configPath : "defaults (\(configPath) absent)"
-        let store = BackupStore(directory: config.directory)
-        store.removeStalePartials(log: { logger.info("\($0)") })
-        return session.run { message, session in
-            switch message {
-            case .probe(let request):
-                try session.send(.probeResult(ProbeResult(id: request.id, checks: store.probe(configSource: source))))
-            case .upload(let request):
-                try UploadJob(store: store, log: { logger.info("\($0)") }, idleTimeout: TimeInterval(config.uploadIdleTimeout))
-                    .run(request, session: session)
-            case .list(let request):
-                try session.send(.listResult(ListResult(id: request.id, artifacts: try store.list(),
-                                                        freeBytes: store.space()?.free)))
-            case .verify(let request):
-                try session.send(.verifyResult(try store.verify(request.name, id: request.id)))
-            case .fetch(let request):
+        let store = BackupStore(config: config)
+        store.removeStalePartials(log: log)
+        return serve(session: session, store: store, configSource: source, log: log).rawValue
+    }
+
+    /// The request loop, over any session and store (tests run it in-process).
+    public static func serve(session: ServerSession, store: BackupStore, configSource: String,
+                             log: @escaping @Sendable (String) -> Void, now: @escaping () -> Date = Date.init) -> ServerSession.Outcome {
+        session.run { message, session in
+            switch message.body {
+            case let request as ProbeRequest:
+                try session.send(ProbeResult(id: request.id, checks: store.probe(configSource: configSource)))
+            case let request as UploadRequest:
+                try UploadJob(store: store, log: log, now: now).run(request, session: session)
+            case let request as ListRequest:
+                let (page, total) = try store.list(offset: request.offset ?? 0, limit: request.limit ?? ProtocolLimits.maxPage)
+                try session.send(ListResult(id: request.id, artifacts: page, total: total, freeBytes: store.space()?.free))
+            case let request as VerifyRequest:
+                try session.send(try store.verify(request.name, id: request.id))
+            case let request as FetchRequest:
                 try store.serve(request, session: session)
-            case .receiptStore(let request):
-                try session.send(.done(try store.storeReceipt(request)))
-            case .receipts(let request):
-                try session.send(.receiptsResult(ReceiptsResult(id: request.id, receipts: store.receipts())))
+            case let request as ReceiptStore:
+                try session.send(try store.storeReceipt(request))
+            case let request as ReceiptsRequest:
+                let (page, total) = store.receipts(offset: request.offset ?? 0, limit: request.limit ?? 100)
+                try session.send(ReceiptsResult(id: request.id, receipts: page, total: total))
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the receiver does not handle \(message.type) messages",
                                    hint: "install the same akbackup version on the laptop and on the NAS")
             }
-        }.rawValue
+        }
     }
 }

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Crypto
 import Foundation
@@ -11,83 +12,88 @@ extension BackupStore {
     /// Streams an artifact to the controller: fetch.started, its bytes as raw frames, fetch.result.
     func serve(_ request: FetchRequest, session: ServerSession) throws {
         let name = try resolve(request.name)
-        guard let handle = FileHandle(forReadingAtPath: path(name)) else {
-            throw ErrorMessage(id: request.id, code: .ioError, message: "cannot open \(name)", hint: "check the file's permissions on the NAS")
+        let fd: Int32
+        do {
+            fd = try FileIO.openForReading(path(name))
+        } catch let e as FileIOError {
+            throw ErrorMessage(id: request.id, code: .ioError, message: e.summary, hint: e.hint)
         }
-        defer { try? handle.close() }
+        defer { close(fd) }
         var st = stat()
-        fstat(handle.fileDescriptor, &st)
-        try session.send(.fetchStarted(FetchStarted(id: request.id, name: name, size: Int64(st.st_size), manifest: manifest(for: name))))
-        try session.send(.data(DataHeader(id: request.id, stream: "artifact")))
+        fstat(fd, &st)
+        try session.send(FetchStarted(id: request.id, name: name, size: Int64(st.st_size), manifest: manifest(for: name)))
+        try session.send(DataHeader(id: request.id, stream: "artifact"))
         var hasher = SHA256()
         var size: Int64 = 0
+        var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         while true {
-            let data = handle.readData(ofLength: 256 * 1024)
-            if data.isEmpty { break }
-            let bytes = [UInt8](data)
+            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(name)) }
+            if n == 0 { break }
+            let bytes = Array(buffer[0..<n])
             hasher.update(data: bytes)
-            size += Int64(bytes.count)
+            size += Int64(n)
             try session.framed.sendChunk(bytes)
         }
         try session.framed.endData()
-        let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        try session.send(.fetchResult(FetchResult(id: request.id, size: size, sha256: digest)))
+        try session.send(FetchResult(id: request.id, size: size, sha256: Hex.encode(hasher.finalize())))
     }
-
-    var receiptsDirectory: String { path("receipts") }
 
     static func isReceiptName(_ name: String) -> Bool {
         name.count <= 120 && name.hasSuffix(".json") &&
             name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]*$", options: .regularExpression) != nil
     }
 
-    /// Writes receipts/NAME (temp file, fsync, rename, fsync directory). Never overwrites.
+    /// Writes receipts/NAME (temp file, fsync, link, fsync directory). Never overwrites; refuses a
+    /// receipt no trusted agent signed, so nothing but real evidence is kept.
     func storeReceipt(_ request: ReceiptStore) throws -> Done {
         guard BackupStore.isReceiptName(request.name) else {
-            throw ErrorMessage(id: request.id, code: .badRequest, message: "refusing receipt name \"\(request.name.prefix(100))\"",
+            throw ErrorMessage(id: request.id, code: .badRequest, message: "refusing receipt name \"\(String(request.name.prefix(100)))\"",
                                hint: "receipt names are plain file names ending in .json")
         }
-        try FileManager.default.createDirectory(atPath: receiptsDirectory, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o750])
-        let final = (receiptsDirectory as NSString).appendingPathComponent(request.name)
-        guard !FileManager.default.fileExists(atPath: final) else {
-            throw ErrorMessage(id: request.id, code: .failed, message: "receipt \(request.name) already exists", hint: "receipts are never overwritten")
+        guard request.receipt.signatureStatus(trusting: trustedKeys) == .trusted else {
+            throw ErrorMessage(id: request.id, code: .untrusted, message: "refusing receipt \(request.name): no agent key this NAS trusts signed it",
+                               hint: "receipts are made and signed by akbackup-agent; check the NAS's trusted_agent_keys")
         }
+        try requireWritable(id: request.id)
+        try createDirectory(receiptsDirectory, id: request.id)
+        let final = (receiptsDirectory as NSString).appendingPathComponent(request.name)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let bytes = [UInt8](try encoder.encode(request.receipt))
-        let temp = final + ".partial"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0, writeAll(fd, bytes) == nil, fsync(fd) == 0 else {
-            let why = String(cString: strerror(errno))
-            if fd >= 0 { close(fd) }
-            unlink(temp)
-            throw ErrorMessage(id: request.id, code: errno == ENOSPC ? .noSpace : .ioError, message: "cannot write receipt \(request.name): \(why)",
+        do {
+            try FileIO.writeAtomically(final, bytes: bytes, mode: 0o640, replace: false, temp: final + ".partial")
+        } catch let e as FileIOError where e.code == EEXIST && FileManager.default.fileExists(atPath: final) {
+            throw ErrorMessage(id: request.id, code: .failed, message: "receipt \(request.name) already exists", hint: "receipts are never overwritten")
+        } catch let e as FileIOError {
+            throw ErrorMessage(id: request.id, code: e.isNoSpace ? .noSpace : .ioError, message: "cannot write receipt \(request.name): \(e.summary)",
                                hint: "check free space on the NAS; the receipt is also kept on the controller")
         }
-        close(fd)
-        guard link(temp, final) == 0 else {
-            unlink(temp)
-            throw ErrorMessage(id: request.id, code: .ioError, message: "cannot publish receipt \(request.name)", hint: "check \(receiptsDirectory)")
-        }
-        unlink(temp)
-        let dfd = open(receiptsDirectory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
         return Done(id: request.id, detail: "receipts/\(request.name)")
     }
 
-    /// The newest 100 readable receipts, oldest first (bounded so the answer fits one message).
-    /// Unreadable files are skipped, not fatal.
-    func receipts() -> [Receipt] {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: receiptsDirectory) else { return [] }
-        return names.filter(BackupStore.isReceiptName).compactMap { name in
-            FileManager.default.contents(atPath: (receiptsDirectory as NSString).appendingPathComponent(name))
-                .flatMap { try? JSONDecoder().decode(Receipt.self, from: $0) }
-        }.sorted { $0.finishedAt < $1.finishedAt }.suffix(100).map { receipt in
-            // Row counts stay in the files: the answer must fit one message.
-            var r = receipt
-            r.validation?.rowCounts = [:]
-            return r
+    /// A page of readable receipts, newest first (by the time the NAS stored them), stopping early
+    /// when the next one would not fit the frame.
+    func receipts(offset: Int, limit: Int) -> (page: [StoredReceipt], total: Int) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: receiptsDirectory) else { return ([], 0) }
+        let dated: [(name: String, mtime: Int)] = names.filter(BackupStore.isReceiptName).compactMap { name in
+            var st = stat()
+            guard lstat((receiptsDirectory as NSString).appendingPathComponent(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            return (name, st.st_mtim.tv_sec)
+        }.sorted { ($0.mtime, $0.name) > ($1.mtime, $1.name) }
+        var page: [StoredReceipt] = []
+        var bytes = 0
+        let budget = ProtocolLimits.maxFramePayload / 2
+        for entry in dated.dropFirst(offset) {
+            guard page.count < limit else { break }
+            guard let data = try? FileIO.readFile((receiptsDirectory as NSString).appendingPathComponent(entry.name), limit: ProtocolLimits.maxDocumentBytes),
+                  let receipt = try? MessageCodec.decodeDocument(Receipt.self, from: data),
+                  (try? receipt.validate("receipt")) != nil else { continue }
+            let stored = StoredReceipt(name: entry.name, receipt: receipt, signature: receipt.signatureStatus(trusting: trustedKeys))
+            let size = (try? MessageCodec.canonicalEncoder().encode(stored).count) ?? budget
+            if bytes + size > budget { break }
+            bytes += size
+            page.append(stored)
         }
+        return (page, dated.count)
     }
 }

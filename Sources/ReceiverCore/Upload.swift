@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Crypto
 import Foundation
@@ -7,120 +8,119 @@ import Transport
 import Glibc
 #endif
 
-/// The receiver's half of a backup: NAME.partial (0600, locked while written) → fsync → size and
-/// SHA-256 checked → rename to NAME → fsync the directory → NAME.json. Any failure, a cut link or an
-/// abort removes the partial file; nothing incomplete ever carries a final name.
+/// The receiver's half of a backup: NAME.partial (0600, created exclusively, locked while written) →
+/// fsync → the agent-signed manifest must describe exactly the bytes received → link to NAME → fsync
+/// the directory → NAME.json. Any failure, a refusal, a cut link or an abort removes the partial
+/// file; nothing incomplete or unsigned ever carries a final name.
 struct UploadJob {
     let store: BackupStore
-    let log: (String) -> Void
-    var idleTimeout: TimeInterval = 300
+    let log: @Sendable (String) -> Void
+    let now: () -> Date
 
     func run(_ request: UploadRequest, session: ServerSession) throws {
         let id = request.id
-        guard ArtifactName.isValid(request.name) else {
-            throw ErrorMessage(id: id, code: .badRequest, message: "refusing artifact name \"\(request.name.prefix(100))\"",
+        guard ArtifactName.isValid(request.name), let dated = ArtifactName.date(of: request.name) else {
+            throw ErrorMessage(id: id, code: .badRequest, message: "refusing artifact name \"\(String(request.name.prefix(100)))\"",
                                hint: "names look like authentik-db-2026-01-31T020000Z.sql.gz")
         }
-        try createDirectory(id: id)
+        guard dated <= now().addingTimeInterval(86400) else {
+            throw ErrorMessage(id: id, code: .badRequest, message: "refusing \(request.name): it is dated more than a day in the future",
+                               hint: "check the clocks of infra-core and the NAS")
+        }
+        guard !store.trustedKeys.isEmpty else {
+            throw ErrorMessage(id: id, code: .untrusted, message: "this NAS trusts no agent key yet, so it accepts no backup",
+                               hint: "on infra-core run `akbackup-agent key --public`, then on the NAS: sudo akbackup-receiver trust-agent-key KEY")
+        }
+        try store.requireWritable(id: id)
+        try store.createDirectory(store.directory, id: id)
         let finalPath = store.path(request.name)
         let partialPath = finalPath + ".partial"
         if FileManager.default.fileExists(atPath: finalPath) {
             throw ErrorMessage(id: id, code: .failed, message: "\(request.name) already exists on the NAS",
-                               hint: "wait a second and run the backup again (names are per second)")
+                               hint: "names are per second and never reused; run the backup again")
         }
-        let fd = open(partialPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ErrorMessage(id: id, code: .ioError, message: "cannot create \(partialPath): \(String(cString: strerror(errno)))",
-                               hint: "check that the receiver's login owns \(store.directory)")
+        let fd: Int32
+        do {
+            fd = try FileIO.createExclusive(partialPath, mode: 0o600)
+        } catch let e as FileIOError {
+            throw ErrorMessage(id: id, code: .ioError, message: e.summary, hint: e.hint)
         }
         flock(fd, LOCK_EX)
         var published = false
-        let watchdog = IdleWatchdog(timeout: idleTimeout, name: "upload watchdog") { [log] in
-            unlink(partialPath)
-            log("no data from the controller for \(Int(idleTimeout))s during the upload of \(request.name) (link lost?); removed the partial file")
-            exit(4)
-        }
         defer {
-            watchdog.stop()
             close(fd)
             if !published { unlink(partialPath) }
         }
-        try session.send(.uploadReady(UploadReady(id: id, freeBytes: store.space()?.free)))
+        try session.send(UploadReady(id: id, freeBytes: store.space()?.free))
 
         var hasher = SHA256()
         var written: Int64 = 0
         var writeError: ErrorMessage?
         // The data stream, then commit or abort. Write errors are remembered and the stream is
         // drained, so the session stays in sequence and the controller gets one clear answer.
-        guard case .message(.data(let header))? = try session.framed.receive(), header.id == id else {
+        guard let first = try session.receive(), let header = first.message(DataHeader.self), header.id == id else {
             throw ProtocolError.outOfSequence("expected the data of upload \(id)")
         }
-        while true {
-            guard let item = try session.framed.receive() else {
-                log("link lost during upload of \(request.name); removed the partial file")
-                throw TransportError(.io, host: "controller", "link lost during upload of \(request.name)", hint: "nothing was kept")
+        receiving: while true {
+            guard let item = try session.receive() else {
+                log("link lost during the upload of \(request.name); removed the partial file")
+                throw TransportError(.io, host: "controller", "link lost during the upload of \(request.name)", hint: "nothing was kept")
             }
-            watchdog.touch()
             switch item {
             case .chunk(let bytes):
                 guard writeError == nil else { continue }
-                if let error = writeAll(fd, bytes) {
-                    writeError = describeWriteError(error, needed: Int64(bytes.count), written: written, id: id)
+                if let code = FileIO.writeAll(fd, bytes) {
+                    writeError = describeWriteError(code, written: written, id: id)
                     ftruncate(fd, 0)
                     continue
                 }
                 hasher.update(data: bytes)
                 written += Int64(bytes.count)
             case .endOfData:
-                break
+                break receiving
             case .message(let m):
                 throw ProtocolError.outOfSequence("\(m.type) inside upload data")
             }
-            if case .endOfData = item { break }
         }
-        guard let next = try session.framed.receive() else { throw TransportError(.io, host: "controller", "link lost during upload of \(request.name)", hint: "nothing was kept") }
-        watchdog.stop()
-        switch next {
-        case .message(.uploadAbort(let abort)) where abort.id == id:
-            log("upload of \(request.name) aborted: \(abort.reason)")
-            try session.send(.error(ErrorMessage(id: id, code: .cancelled, message: "upload aborted: \(abort.reason)",
-                                                 hint: "nothing was kept on the NAS")))
+        guard let next = try session.receive() else {
+            throw TransportError(.io, host: "controller", "link lost during the upload of \(request.name)", hint: "nothing was kept")
+        }
+        if let abort = next.message(UploadAbort.self), abort.id == id {
+            log("upload of \(request.name) aborted: \(abort.reason.prefix(500))")
+            try session.send(ErrorMessage(id: id, code: .cancelled, message: "upload aborted: \(abort.reason.prefix(500))",
+                                          hint: "nothing was kept on the NAS"))
             return
-        case .message(.uploadCommit(let commit)) where commit.id == id:
-            if let e = writeError { throw e }
-            // The manifest is written next to the artifact under a name derived from it: it must
-            // describe this upload and no other file.
-            guard commit.manifest.name == request.name, commit.manifest.size == commit.size,
-                  commit.manifest.sha256 == commit.sha256 else {
-                throw ErrorMessage(id: id, code: .badRequest, message: "the manifest does not describe \(request.name)",
-                                   hint: "this is a bug in the controller; nothing was kept")
-            }
-            guard fsync(fd) == 0 else {
-                throw describeWriteError(errno, needed: 0, written: written, id: id)
-            }
-            let digest = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-            guard written == commit.size, digest == commit.sha256 else {
-                throw ErrorMessage(id: id, code: .failed,
-                                   message: "received \(written) bytes with sha256 \(digest.prefix(12))…, the agent sent \(commit.size) bytes with sha256 \(commit.sha256.prefix(12))…",
-                                   hint: "the data was damaged in transit; nothing was kept; run the backup again")
-            }
-            try publish(partialPath: partialPath, finalPath: finalPath, manifest: commit.manifest, id: id)
-            published = true
-            log("stored \(request.name) (\(written) bytes, sha256 \(digest))")
-            try session.send(.uploadResult(UploadResult(id: id, name: request.name, size: written, sha256: digest)))
-        default:
+        }
+        guard let commit = next.message(UploadCommit.self), commit.id == id else {
             throw ProtocolError.outOfSequence("expected upload.commit or upload.abort")
         }
-    }
-
-    private func createDirectory(id: UInt64) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: store.directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o750])
-        } catch {
-            throw ErrorMessage(id: id, code: .ioError, message: "cannot create \(store.directory) as \(NSUserName())",
-                               hint: "create it: sudo mkdir -p \(store.directory) && sudo chown \(NSUserName()) \(store.directory)")
+        if let e = writeError { throw e }
+        let digest = Hex.encode(hasher.finalize())
+        let manifest = commit.manifest
+        // Only the agent's signature makes a backup: a stolen controller key can neither plant one
+        // nor pass off other bytes under a signed manifest.
+        switch manifest.signatureStatus(trusting: store.trustedKeys) {
+        case .trusted:
+            break
+        case .untrusted:
+            throw ErrorMessage(id: id, code: .untrusted,
+                               message: "refusing \(request.name): its manifest is signed by \(manifest.validSigner?.fingerprint ?? "an unknown key"), which this NAS does not trust",
+                               hint: "if that is infra-core's agent key (`akbackup-agent key --public` there), trust it: sudo akbackup-receiver trust-agent-key KEY; nothing was kept")
+        case .invalid, .unsigned:
+            throw ErrorMessage(id: id, code: .untrusted,
+                               message: "refusing \(request.name): its manifest is \(manifest.signature == nil ? "not signed" : "not validly signed") by an agent",
+                               hint: "only akbackup-agent makes backups; nothing was kept")
         }
+        guard manifest.name == request.name, manifest.size == written, manifest.sha256 == digest else {
+            throw ErrorMessage(id: id, code: .untrusted,
+                               message: "refusing \(request.name): the signed manifest describes \(manifest.name) (\(manifest.size) bytes, sha256 \(manifest.sha256.prefix(12))…), the NAS received \(written) bytes with sha256 \(digest.prefix(12))…",
+                               hint: "the data was damaged or altered on the way; nothing was kept; run the backup again")
+        }
+        guard fsync(fd) == 0 else { throw describeWriteError(errno, written: written, id: id) }
+        try publish(partialPath: partialPath, finalPath: finalPath, manifest: manifest, id: id)
+        published = true
+        log("stored \(request.name) (\(written) bytes, sha256 \(digest), signed by \(manifest.validSigner?.fingerprint ?? "?"))")
+        try session.send(UploadResult(id: id, name: request.name, size: written, sha256: digest))
     }
 
     private func publish(partialPath: String, finalPath: String, manifest: Manifest, id: UInt64) throws {
@@ -130,39 +130,21 @@ struct UploadJob {
                                hint: "check \(store.directory)")
         }
         unlink(partialPath)
-        fsyncDirectory()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(manifest)
         let manifestPath = store.path(BackupStore.manifestName(for: manifest.name))
-        let temp = manifestPath + ".partial"
-        let mfd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard mfd >= 0, writeAll(mfd, [UInt8](data)) == nil, fsync(mfd) == 0 else {
-            let why = String(cString: strerror(errno))
-            if mfd >= 0 { close(mfd) }
-            unlink(temp)
-            throw ErrorMessage(id: id, code: .ioError, message: "stored the artifact but could not write its manifest: \(why)",
-                               hint: "free space on the NAS, then `akbackup verify` checks the artifact's gzip and trailer")
-        }
-        close(mfd)
-        guard rename(temp, manifestPath) == 0 else {
-            let why = String(cString: strerror(errno))
-            unlink(temp)
-            throw ErrorMessage(id: id, code: .ioError, message: "stored the artifact but could not publish its manifest: \(why)",
-                               hint: "`akbackup verify` still checks the artifact's gzip and trailer")
-        }
-        fsyncDirectory()
-    }
-
-    private func fsyncDirectory() {
-        let dfd = open(store.directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 {
-            fsync(dfd)
-            close(dfd)
+        do {
+            try FileIO.fsyncDirectory(store.directory)
+            try FileIO.writeAtomically(manifestPath, bytes: [UInt8](try encoder.encode(manifest)), mode: 0o600, replace: true,
+                                       temp: manifestPath + ".partial")
+        } catch let e as FileIOError {
+            throw ErrorMessage(id: id, code: e.isNoSpace ? .noSpace : .ioError,
+                               message: "stored the artifact but could not write its manifest: \(e.summary)",
+                               hint: "free space on the NAS; without its manifest the backup cannot be restored without --trust-unsigned")
         }
     }
 
-    private func describeWriteError(_ code: Int32, needed: Int64, written: Int64, id: UInt64) -> ErrorMessage {
+    private func describeWriteError(_ code: Int32, written: Int64, id: UInt64) -> ErrorMessage {
         if code == ENOSPC || code == EDQUOT {
             let free = store.space()?.free ?? 0
             return ErrorMessage(id: id, code: .noSpace,
@@ -171,21 +153,5 @@ struct UploadJob {
         }
         return ErrorMessage(id: id, code: .ioError, message: "writing to \(store.directory) failed: \(String(cString: strerror(code)))",
                             hint: "check the NAS volume; nothing was kept")
-    }
-}
-
-/// Writes all bytes; returns errno on failure.
-func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Int32? {
-    var offset = 0
-    return bytes.withUnsafeBytes { raw -> Int32? in
-        while offset < raw.count {
-            let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return errno
-            }
-            offset += n
-        }
-        return nil
     }
 }

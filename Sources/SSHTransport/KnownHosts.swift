@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import CLibSSH2
 import Transport
@@ -15,6 +16,16 @@ public enum HostKeyStatus: String, Sendable {
     case match
     case unknown
     case changed
+    /// The presented key is marked `@revoked` in known_hosts.
+    case revoked
+    /// Only a `@cert-authority` line names the host: libssh2 cannot verify host certificates.
+    case certificateAuthority
+}
+
+/// A `@revoked` or `@cert-authority` line.
+public struct KnownHostMarker: Sendable, Equatable {
+    public var marker: String       // "@revoked", "@cert-authority"
+    public var entry: KnownHostEntry
 }
 
 /// Reads and writes OpenSSH known_hosts files. The verdict comes from libssh2's knownhost API;
@@ -39,6 +50,26 @@ public enum KnownHosts {
         return out
     }
 
+    /// The marker lines of the text (`@revoked`, `@cert-authority`).
+    public static func parseMarkers(text: String, file: String) -> [KnownHostMarker] {
+        var out: [KnownHostMarker] = []
+        for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            guard line.hasPrefix("@") else { continue }
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard f.count >= 4 else { continue }
+            out.append(KnownHostMarker(marker: f[0].lowercased(),
+                                       entry: KnownHostEntry(file: file, line: i + 1, hostField: f[1], keyType: f[2], keyBase64: f[3])))
+        }
+        return out
+    }
+
+    public static func markers(for host: String, port: Int, files: [String]) -> [KnownHostMarker] {
+        files.flatMap { file in
+            (try? String(contentsOfFile: file, encoding: .utf8)).map { parseMarkers(text: $0, file: file) } ?? []
+        }.filter { hostFieldMatches($0.entry.hostField, host: host, port: port) }
+    }
+
     public static func entries(files: [String]) -> [KnownHostEntry] {
         files.flatMap { file in
             (try? String(contentsOfFile: file, encoding: .utf8)).map { parse(text: $0, file: file) } ?? []
@@ -54,9 +85,14 @@ public enum KnownHosts {
             guard parts.count == 4,
                   let salt = Data(base64Encoded: String(parts[2])),
                   let hash = Data(base64Encoded: String(parts[3])) else { return false }
-            return SHA1.hmac(key: [UInt8](salt), message: Array(token.utf8)) == [UInt8](hash)
+            return KnownHosts.hmacSHA1(key: [UInt8](salt), message: Array(token.utf8)) == [UInt8](hash)
         }
         return SSHConfigResolver.hostMatches(token, patterns: field.split(separator: ",").map(String.init))
+    }
+
+    /// HMAC-SHA1, as OpenSSH hashes known_hosts host names (`|1|salt|hash`); SHA-1 only for that.
+    static func hmacSHA1(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        [UInt8](HMAC<Insecure.SHA1>.authenticationCode(for: message, using: SymmetricKey(data: key)))
     }
 
     public static func entries(for host: String, port: Int, files: [String]) -> [KnownHostEntry] {
@@ -125,11 +161,21 @@ public enum KnownHosts {
                 }
             }
         }
-        let mine = entries(for: host, port: port, files: files).filter { $0.keyType == typeName }
+        let markers = markers(for: host, port: port, files: files)
+        // A revoked key is refused whatever else known_hosts says about it (as OpenSSH does).
+        if let revoked = markers.first(where: { $0.marker == "@revoked" && $0.entry.keyBase64 == keyB64 }) {
+            return (.revoked, revoked.entry)
+        }
+        let known = entries(for: host, port: port, files: files)
+        let mine = known.filter { $0.keyType == typeName }
         if verdict == LIBSSH2_KNOWNHOST_CHECK_MATCH { return (.match, nil) }
         if mine.contains(where: { $0.keyBase64 == keyB64 }) { return (.match, nil) }
         if let bad = mine.first { return (.changed, bad) }
         if verdict == LIBSSH2_KNOWNHOST_CHECK_MISMATCH { return (.changed, nil) }
+        // Known with a key of another type only: the server no longer offers the key we know (OpenSSH
+        // warns the same way); treat it as changed, never as a new host to trust.
+        if let other = known.first { return (.changed, other) }
+        if let ca = markers.first(where: { $0.marker == "@cert-authority" }) { return (.certificateAuthority, ca.entry) }
         return (.unknown, nil)
     }
 
@@ -139,7 +185,7 @@ public enum KnownHosts {
         var salt = [UInt8](repeating: 0, count: 20)
         var rng = SystemRandomNumberGenerator()
         for i in salt.indices { salt[i] = UInt8.random(in: 0...255, using: &rng) }
-        let hash = SHA1.hmac(key: salt, message: Array(hostToken(host, port: port).utf8))
+        let hash = KnownHosts.hmacSHA1(key: salt, message: Array(hostToken(host, port: port).utf8))
         let line = "|1|\(Data(salt).base64EncodedString())|\(Data(hash).base64EncodedString()) \(keyType) \(keyBase64)\n"
 
         let dir = (file as NSString).deletingLastPathComponent

@@ -1,3 +1,4 @@
+import AKBase
 import Foundation
 import CLibSSH2
 import Transport
@@ -62,6 +63,16 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                 throw TransportError(.hostKeyUnknown, host: endpoint.alias,
                                      "host key for \(token) is not known; the server offered \(core.hostKeyType) \(core.hostKeyFingerprint) (checked \(endpoint.userKnownHostsFiles.map(tildeAbbreviated).joined(separator: ", ")))",
                                      hint: "verify the fingerprint out of band, then run `akbackup trust \(endpoint.alias)` or `ssh-keyscan -t \(core.hostKeyType) -p \(endpoint.port) \(endpoint.hostName) >> \(endpoint.userKnownHostsFiles.first.map(tildeAbbreviated) ?? "~/.ssh/known_hosts")`")
+            case .revoked:
+                let line = entry.map { "\(tildeAbbreviated($0.file)):\($0.line)" } ?? "known_hosts"
+                throw TransportError(.hostKeyChanged, host: endpoint.alias,
+                                     "the \(core.hostKeyType) host key \(core.hostKeyFingerprint) offered by \(token) is marked @revoked in \(line)",
+                                     hint: "do not connect: the key was revoked on purpose; ask whoever manages \(endpoint.hostName) for its current key")
+            case .certificateAuthority:
+                let line = entry.map { "\(tildeAbbreviated($0.file)):\($0.line)" } ?? "known_hosts"
+                throw TransportError(.hostKeyUnknown, host: endpoint.alias,
+                                     "\(token) is trusted only through a @cert-authority line (\(line)); akbackup's SSH library cannot verify host certificates",
+                                     hint: "add the host's own key as well: verify \(core.hostKeyFingerprint) out of band, then `akbackup trust \(endpoint.alias)`")
             case .changed:
                 let where_ = entry.map { "\(tildeAbbreviated($0.file)):\($0.line)" } ?? endpoint.userKnownHostsFiles.map(tildeAbbreviated).joined(separator: ", ")
                 throw TransportError(.hostKeyChanged, host: endpoint.alias,
@@ -157,13 +168,31 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
         var offset = 0
         cond.lock()
         defer { cond.unlock() }
+        var lastProgress = Date()
+        var lastPending = outbound.count - outHead
         while offset < bytes.count {
             if closing { throw closedError() }
             if wantEOF { throw TransportError(.closed, host: peerName, "write after closeWrite", hint: "this is a bug in the caller") }
             if let f = failure { throw f }
             if let f = writeFailure { throw exitStatus == 127 ? missingProgramError() : f }
-            let space = options.outboundCapacity - (outbound.count - outHead)
-            if space <= 0 { cond.wait(); continue }
+            let pending = outbound.count - outHead
+            if pending < lastPending { lastProgress = Date() }
+            lastPending = pending
+            let space = options.outboundCapacity - pending
+            if space <= 0 {
+                if options.writeStallTimeout > 0 {
+                    let deadline = lastProgress.addingTimeInterval(options.writeStallTimeout)
+                    if Date() >= deadline {
+                        throw TransportError(.timeout, host: peerName,
+                                             "the remote program took no data for \(Int(options.writeStallTimeout))s\(stderrSuffix())",
+                                             hint: "the remote program stopped reading, or the link is dead; check it on \(endpoint.hostName)")
+                    }
+                    _ = cond.wait(until: min(deadline, Date().addingTimeInterval(1)))
+                } else {
+                    cond.wait()
+                }
+                continue
+            }
             if outHead > 0 && outHead >= outbound.count / 2 { outbound.removeFirst(outHead); outHead = 0 }
             let n = min(space, bytes.count - offset)
             outbound.append(contentsOf: bytes[offset..<(offset + n)])
@@ -172,10 +201,11 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
         }
     }
 
-    public func read(maxLength: Int) throws -> [UInt8] {
+    public func read(maxLength: Int, timeout: TimeInterval?) throws -> [UInt8] {
         cond.lock()
         defer { cond.unlock() }
         let started = Date()
+        let idleTimeout = timeout ?? options.idleTimeout
         while true {
             if closing { throw closedError() }
             let available = inbound.count - inHead
@@ -197,11 +227,11 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                 }
                 return []
             }
-            if options.idleTimeout > 0 {
-                let deadline = max(lastChannelData, started).addingTimeInterval(options.idleTimeout)
+            if idleTimeout > 0 {
+                let deadline = max(lastChannelData, started).addingTimeInterval(idleTimeout)
                 if Date() >= deadline {
                     throw TransportError(.timeout, host: peerName,
-                                         "no data from the remote program for \(Int(options.idleTimeout))s\(stderrSuffix())",
+                                         "no data from the remote program for \(Int(idleTimeout))s\(stderrSuffix())",
                                          hint: "the remote program may be stuck; check it on \(endpoint.hostName)")
                 }
                 _ = cond.wait(until: min(deadline, Date().addingTimeInterval(1)))

@@ -1,3 +1,4 @@
+import AKBase
 import Foundation
 import CLibSSH2
 import Transport
@@ -9,6 +10,9 @@ import Glibc
 public struct SSHOptions: Sendable {
     /// A caller blocked in read() gets `.timeout` after this long without channel data (0 = never).
     public var idleTimeout: TimeInterval = 60
+    /// A caller blocked in write() gets `.timeout` when the remote takes nothing for this long (0 = never):
+    /// a remote program that stopped reading must not hang the controller.
+    public var writeStallTimeout: TimeInterval = 120
     /// How long close() waits for the remote program to exit after EOF.
     public var closeTimeout: TimeInterval = 10
     public var inboundCapacity: Int = 1 << 20
@@ -50,7 +54,7 @@ final class SessionCore: @unchecked Sendable {
     /// libssh2 1.10 otherwise picks ecdsa even when known_hosts only holds ed25519.
     static func connect(endpoint: SSHEndpoint, hostKeyPreference: String) throws -> SessionCore {
         LibSSH2.ensureInitialised()
-        SignalSetup.ignoreSIGPIPE()
+        Signals.ignoreSIGPIPE()
         let timeout = TimeInterval(endpoint.connectTimeout ?? 10)
         let (fd, addr) = try tcpConnect(endpoint: endpoint, timeout: timeout)
         guard let session = ak_session_init() else {

@@ -1,3 +1,4 @@
+import AKBase
 import Foundation
 
 /// A duplex byte stream to one remote program: its stdin is what we write, its stdout is what we read.
@@ -5,18 +6,24 @@ import Foundation
 /// This is the one narrow interface every transport implements (in-process pipe, local
 /// subprocess, libssh2). Calls may block; `write` blocks while the peer applies backpressure.
 /// Implementations must never deadlock when the peer writes while we write (full duplex).
-public protocol ByteChannel: AnyObject {
-    /// Writes all bytes or throws. Blocks for backpressure.
+public protocol ByteChannel: AnyObject, Sendable {
+    /// Writes all bytes or throws. Blocks for backpressure, but not forever: an implementation gives
+    /// up with `TransportError` kind `timeout` when the peer takes nothing for its write-stall limit.
     func write(_ bytes: [UInt8]) throws
-    /// Returns up to `maxLength` bytes, blocking until at least one is available.
-    /// Returns an empty array at end of stream.
-    func read(maxLength: Int) throws -> [UInt8]
+    /// Returns up to `maxLength` bytes, blocking until at least one is available, or an empty array at
+    /// end of stream. With a `timeout`, throws `TransportError` kind `timeout` when nothing arrives in
+    /// that many seconds; without one, the implementation's own idle limit (if any) applies.
+    func read(maxLength: Int, timeout: TimeInterval?) throws -> [UInt8]
     /// Signals end of input to the peer (its stdin sees EOF).
     func closeWrite() throws
     /// Closes the channel and collects how the peer ended. Idempotent.
     @discardableResult func close() -> ChannelTermination
     /// Who is on the other end, for messages ("infra-core", "pid 1234").
     var peerName: String { get }
+}
+
+extension ByteChannel {
+    public func read(maxLength: Int) throws -> [UInt8] { try read(maxLength: maxLength, timeout: nil) }
 }
 
 /// How the remote program ended, and the last lines it wrote to stderr.
@@ -69,7 +76,22 @@ public struct TransportError: Error, CustomStringConvertible, Sendable, Equatabl
     }
 
     public var description: String { "\(host): \(message)\nhint: \(hint)" }
+    public var summary: String { "\(host): \(message)" }
+
+    /// Nothing arrived from the peer in time.
+    public static func silent(_ peer: String, seconds: TimeInterval) -> TransportError {
+        TransportError(.timeout, host: peer, "no data from \(peer) for \(Int(seconds))s",
+                       hint: "the link or the program on the other end is dead or stuck")
+    }
+
+    /// The peer took nothing we wrote for too long.
+    public static func stalled(_ peer: String, seconds: TimeInterval) -> TransportError {
+        TransportError(.timeout, host: peer, "\(peer) took no data for \(Int(seconds))s",
+                       hint: "the program on the other end stopped reading, or the link is dead")
+    }
 }
+
+extension TransportError: HintedError {}
 
 /// Keeps the last lines of a stderr stream, bounded in memory.
 public struct StderrTail: Sendable {

@@ -1,7 +1,9 @@
-import ReceiverCore
+import AKBase
 import AKProtocol
 import ArgumentParser
 import Foundation
+import HostConfig
+import ReceiverCore
 
 struct ReceiverCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,13 +13,15 @@ struct ReceiverCommand: ParsableCommand {
         Runs as an SSH forced command (see deploy/receiver/install):
           command="/usr/local/bin/akbackup-receiver serve",restrict ssh-ed25519 AAAA…
         It reads its own config (\(ReceiverConfig.defaultPath)) and never writes outside its directory; the controller
-        only asks for operations and never sends paths.
+        only asks for operations and never sends paths. It keeps only backups and receipts signed by an
+        agent key it trusts (trusted_agent_keys).
 
         Exit codes of serve: 0 session ended cleanly, 1 could not start, 2 protocol violation,
         3 protocol version mismatch, 4 link to the controller lost.
+        Exit codes of the other commands: 0 done, 1 failed, 2 usage error.
         """,
         version: "akbackup-receiver \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
-        subcommands: [Serve.self, Config.self]
+        subcommands: [Serve.self, TrustAgentKey.self, Config.self]
     )
 }
 
@@ -29,6 +33,30 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         throw ExitCode(ReceiverServer.serve(configPath: config, protocolVersion: protocolVersion))
+    }
+}
+
+struct TrustAgentKey: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trust-agent-key",
+        abstract: "Accept backups and receipts signed by this agent key (as `akbackup-agent key --public` prints it on infra-core).",
+        discussion: "Adds KEY to trusted_agent_keys in the receiver's config (run as root).")
+
+    @Option(help: "Config file.") var config = ReceiverConfig.defaultPath
+    @Argument(help: "The agent's public key, ed25519:BASE64.") var key: String
+
+    func run() throws {
+        guard let k = AgentPublicKey(text: key) else {
+            FileHandle.standardError.write(Data("error: \"\(key.prefix(60))\" is not an agent public key\nhint: keys look like ed25519:BASE64, as `akbackup-agent key --public` prints them on infra-core\n".utf8))
+            throw ExitCode(1)
+        }
+        do {
+            let added = try ConfigEditor.addToStringArray(path: config, key: "trusted_agent_keys", value: k.text)
+            print(added ? "now trusting agent key \(k.fingerprint) (\(config))" : "agent key \(k.fingerprint) was already trusted")
+        } catch let e as HintedError {
+            FileHandle.standardError.write(Data("error: \(e.summary)\nhint: \(e.hint)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import ArgumentParser
 import ControllerCore
@@ -7,9 +8,16 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Config file (default: $AKBACKUP_CONFIG, then ~/.config/akbackup/config.toml; none needed).")
     var config: String?
 
-    func load() throws -> ControllerConfig {
-        try ControllerConfig.load(explicitPath: config)
+    /// The config and the sessions of this one command (each host is reached once).
+    func sessions() throws -> HostSessions {
+        let config = try ControllerConfig.load(explicitPath: config)
+        return HostSessions(config: config, connector: SSHConnector(config: config))
     }
+}
+
+/// Prints what the command produced; strings from remote hosts never reach the terminal raw.
+func emit(_ text: String, json: Bool) {
+    print(json ? text : Terminal.safe(text), terminator: text.hasSuffix("\n") ? "" : "\n")
 }
 
 /// Runs `body`, printing any error as "error: …" + "hint: …" and exiting with its documented code.
@@ -42,7 +50,7 @@ struct AKBackup: ParsableCommand {
 
 struct Doctor: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Check both hosts: SSH, remote programs, Docker, the database, the backup directory.",
+        abstract: "Check both hosts: SSH, remote programs, keys, Docker, the database, the backup directory.",
         discussion: "Exits 0 only when every check passes.\n\n\(ExitStatus.helpText)")
 
     @OptionGroup var global: GlobalOptions
@@ -50,9 +58,10 @@ struct Doctor: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
-            let report = ControllerCore.Doctor.run(config: config, connector: SSHConnector(config: config))
-            print(json ? renderJSON(report) + "\n" : ControllerCore.Doctor.renderText(report), terminator: "")
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let report = ControllerCore.Doctor.run(sessions: sessions)
+            emit(json ? renderJSON(report) : ControllerCore.Doctor.renderText(report), json: json)
             return report.ok ? .ok : .failed
         }
     }
@@ -69,7 +78,7 @@ struct Trust: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
+            let config = try ControllerConfig.load(explicitPath: global.config)
             return try TrustHost.run(alias: host, config: config, assumeYes: yes)
         }
     }
@@ -77,25 +86,25 @@ struct Trust: ParsableCommand {
 
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Dump the Authentik database on infra-core and store it, verified, on the NAS.",
-        discussion: "The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, with a manifest NAME.json beside it.\n\n\(ExitStatus.helpText)")
+        abstract: "Dump the Authentik database on infra-core and store it, signed and verified, on the NAS.",
+        discussion: "The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, with a manifest NAME.json beside it that the agent signs.\n\n\(ExitStatus.helpText)")
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON summary object.") var json = false
     @Option(help: "Compression threads on the agent (default: its core count minus one, at least 1).") var threads: Int?
 
+    func validate() throws {
+        if let t = threads, !(1...16).contains(t) { throw ValidationError("--threads must be 1…16") }
+    }
+
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
+            let sessions = try global.sessions()
+            defer { sessions.close() }
             let meter = ProgressMeter(enabled: !json && isatty(2) != 0)
-            let summary = try BackupRunner(config: config, connector: SSHConnector(config: config), threads: threads,
-                                           progress: meter.report).run()
+            let summary = try BackupRunner(sessions: sessions, threads: threads, progress: meter.report).run()
             meter.finish()
-            if json {
-                print(renderJSON(summary))
-            } else {
-                print("stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)")
-            }
+            emit(json ? renderJSON(summary) : "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)", json: json)
             return .ok
         }
     }
@@ -109,9 +118,10 @@ struct List: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
-            let result = try Catalog.list(config: config, connector: SSHConnector(config: config))
-            print(json ? renderJSON(result) : Catalog.renderList(result), terminator: json ? "\n" : "")
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let result = try Catalog.list(sessions: sessions)
+            emit(json ? renderJSON(result.artifacts) : Catalog.renderList(result), json: json)
             return .ok
         }
     }
@@ -119,7 +129,7 @@ struct List: ParsableCommand {
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Re-read a backup on the NAS: hash against its manifest, gzip integrity, dump trailer.",
+        abstract: "Re-read a backup on the NAS: hash and sizes against its manifest, gzip, dump trailer, signature.",
         discussion: "Exits 0 when the backup is OK, 1 when it is corrupt.\n\n\(ExitStatus.helpText)")
     @OptionGroup var global: GlobalOptions
     @Argument(help: "An artifact name, or latest.") var name = "latest"
@@ -127,9 +137,10 @@ struct Verify: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
-            let result = try Catalog.verify(name: name, config: config, connector: SSHConnector(config: config))
-            print(json ? renderJSON(result) : Catalog.renderVerify(result), terminator: json ? "\n" : "")
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let result = try Catalog.verify(name: name, sessions: sessions)
+            emit(json ? renderJSON(result) : Catalog.renderVerify(result), json: json)
             return result.ok ? .ok : .failed
         }
     }
@@ -139,11 +150,12 @@ struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Restore a backup into the live Authentik database, without ever risking it.",
         discussion: """
-        The artifact is checked on the NAS, replayed into a staging database while Authentik keeps running,
+        The artifact is checked on the NAS, sent to infra-core where the agent checks its size, hash and
+        signature before anything changes, replayed into a staging database while Authentik keeps running,
         validated against its manifest, then swapped in during a downtime of seconds. If Authentik does not
         become healthy, the agent swaps the previous database back by itself. The previous database is kept:
-        `akbackup restore --undo` puts it back. Every restore leaves a receipt on the NAS (receipts/) and in
-        ~/.local/state/akbackup/receipts.
+        `akbackup restore --undo` puts it back. Every restore leaves a receipt the agent signs, on the NAS
+        (receipts/) and in ~/.local/state/akbackup/receipts.
 
         \(ExitStatus.helpText)
         """)
@@ -151,44 +163,49 @@ struct Restore: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "An artifact name, or latest.") var name = "latest"
     @Flag(help: "Do not ask: restore right away.") var yes = false
-    @Flag(help: "Swap the newest pre-restore database back in.") var undo = false
-    @Flag(help: "The runbook's drop-and-recreate (for hosts without room for two copies); takes a fresh backup first.") var replace = false
-    @Flag(help: "Restore a dump without a manifest (made by hand with the runbook).") var noManifest = false
+    @Flag(help: "Put the newest undo point back (the database a restore replaced).") var undo = false
+    @Flag(help: "The runbook's drop-and-recreate (for hosts without room for two copies); the agent keeps an undo copy first.") var replace = false
+    @Flag(help: "Restore a dump no trusted agent key signed (made by hand with the runbook, or from an old key).") var trustUnsigned = false
     @Flag(help: "Restore even a backup of a newer Authentik than the running one.") var force = false
-    @Option(help: "Seconds to wait for Authentik's ready endpoint after the swap.") var healthTimeout = 120
+    @Option(help: "Seconds to wait for Authentik's ready endpoint after the swap (1…3600).") var healthTimeout = 120
     @Flag(help: "Print the receipt as JSON.") var json = false
+
+    func validate() throws {
+        guard (1...3600).contains(healthTimeout) else { throw ValidationError("--health-timeout must be 1…3600 seconds") }
+    }
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
+            let sessions = try global.sessions()
+            defer { sessions.close() }
             var options = RestoreOptions()
             options.artifact = name
             options.mode = replace ? .replace : .swap
-            options.allowNoManifest = noManifest
+            options.trustUnsigned = trustUnsigned
             options.force = force
             options.healthTimeout = healthTimeout
-            let runner = RestoreRunner(config: config, connector: SSHConnector(config: config), options: options)
+            let runner = RestoreRunner(sessions: sessions, options: options)
             let receipt: Receipt
             if undo {
                 receipt = try runner.undo()
             } else {
                 let plan = try runner.plan()
-                if !json { print(plan.render(database: "authentik"), terminator: "") }
+                if !json { emit(plan.render(), json: false) }
                 if !yes {
+                    let database = plan.facts.database
                     guard isatty(0) != 0 else {
-                        throw ValidationFailure(summary: "not restoring without a confirmation",
-                                                hint: "run it on a terminal, or pass --yes once you have read the plan")
+                        throw Failure("not restoring without a confirmation", hint: "run it on a terminal, or pass --yes once you have read the plan")
                     }
-                    print("Type the database name (authentik) to go ahead: ", terminator: "")
-                    fflush(stdout)
-                    guard readLine()?.trimmingCharacters(in: .whitespaces) == "authentik" else {
+                    print("Type the database name (\(database)) to go ahead: ", terminator: "")
+                    fflush(nil)
+                    guard readLine()?.trimmingCharacters(in: .whitespaces) == database else {
                         print("not restored: nothing was changed")
                         return .failed
                     }
                 }
-                receipt = try runner.execute(plan, progress: json ? nil : { print("  \($0)") })
+                receipt = try runner.execute(plan, progress: json ? nil : { emit("  \($0)", json: false) })
             }
-            print(json ? renderJSON(receipt) : receipt.summary(), terminator: json ? "\n" : "")
+            emit(json ? renderJSON(receipt) : receipt.summary(), json: json)
             return receipt.succeeded ? .ok : .failed
         }
     }
@@ -197,24 +214,27 @@ struct Restore: ParsableCommand {
 struct RestoreTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-test",
-        abstract: "The quarterly restore drill: restore into a scratch database, validate, drop it, keep a receipt.",
+        abstract: "The quarterly restore drill: restore into a scratch database, validate, drop it, keep a signed receipt.",
         discussion: "Never touches the live database or the services. The receipt is the runbook's evidence.\n\n\(ExitStatus.helpText)")
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "An artifact name, or latest.") var name = "latest"
-    @Flag(help: "Test a dump without a manifest (made by hand with the runbook).") var noManifest = false
+    @Flag(help: "Test a dump no trusted agent key signed (made by hand with the runbook).") var trustUnsigned = false
     @Flag(help: "Print the receipt as JSON.") var json = false
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
+            let sessions = try global.sessions()
+            defer { sessions.close() }
             var options = RestoreOptions()
             options.artifact = name
             options.mode = .test
-            options.allowNoManifest = noManifest
-            let runner = RestoreRunner(config: config, connector: SSHConnector(config: config), options: options)
-            let receipt = try runner.execute(try runner.plan())
-            print(json ? renderJSON(receipt) : receipt.summary(), terminator: json ? "\n" : "")
+            options.trustUnsigned = trustUnsigned
+            let runner = RestoreRunner(sessions: sessions, options: options)
+            let plan = try runner.plan()
+            if !json && trustUnsigned { emit(plan.render(), json: false) }
+            let receipt = try runner.execute(plan)
+            emit(json ? renderJSON(receipt) : receipt.summary(), json: json)
             return receipt.succeeded ? .ok : .failed
         }
     }
@@ -222,7 +242,7 @@ struct RestoreTest: ParsableCommand {
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Last backup, last restore test, NAS space; exits 1 when a backup or a restore test is overdue.",
+        abstract: "Last signed backup, last signed restore test, NAS space; exits 1 when a backup or a restore test is overdue.",
         discussion: "Limits: [status] max_backup_age_hours (default 26) and max_restore_test_age_days (default 92) in the config.\n\n\(ExitStatus.helpText)")
 
     @OptionGroup var global: GlobalOptions
@@ -230,9 +250,10 @@ struct Status: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
-            let report = try ControllerCore.Status.run(config: config, connector: SSHConnector(config: config))
-            print(json ? renderJSON(report) : ControllerCore.Status.render(report), terminator: json ? "\n" : "")
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let report = try ControllerCore.Status.run(sessions: sessions)
+            emit(json ? renderJSON(report) : ControllerCore.Status.render(report), json: json)
             return report.ok ? .ok : .failed
         }
     }
@@ -249,22 +270,15 @@ struct DropDatabase: ParsableCommand {
 
     func run() throws {
         try runReportingErrors {
-            let config = try global.load()
-            let session = try SSHConnector(config: config).connect(role: .agent, remote: config.agent).session
-            defer { session.close() }
-            let answer = try session.call(.dropDatabase(DropDatabaseRequest(id: session.makeID(), name: name)))
-            if case .done(let d) = answer { print(d.detail) }
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let agent = try sessions.agent()
+            let done = try agent.call(DropDatabaseRequest(id: agent.makeID(), name: name), expecting: Done.self)
+            emit(done.detail, json: false)
             return .ok
         }
     }
 }
-
-/// A refusal on the controller itself, in the same two-line form.
-struct ValidationFailure: HintedError {
-    var summary: String
-    var hint: String
-}
-
 
 /// Phase, bytes, rate and elapsed time on one updating stderr line; silent when not a terminal.
 final class ProgressMeter {

@@ -1,5 +1,0 @@
-import AKProtocol
-
-extension TransportError: HintedError {
-    public var summary: String { "\(host): \(message)" }
-}
