@@ -41,7 +41,7 @@ public struct DockerPostgres: DatabaseServer {
         let r = try ChildProcess.run(exec(psql(database ?? config.database, ["-At", "-c", sql]), interactive: false),
                                      environment: env, timeout: 600)
         guard r.status == 0, !r.timedOut else {
-            throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL: \(r.timedOut ? "the query timed out" : r.stderrLastLine)",
+            throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL in \(config.postgresContainer): \(r.timedOut ? "the query timed out" : r.termination.errorLine)",
                                hint: "check the database server with `akbackup doctor`")
         }
         return r.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLastIfEmpty()
@@ -53,7 +53,7 @@ public struct DockerPostgres: DatabaseServer {
         for s in statements { extra += ["-c", s] }
         let r = try ChildProcess.run(exec(psql("postgres", extra), interactive: false), environment: env, timeout: 600)
         guard r.status == 0, !r.timedOut else {
-            throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL refused `\(statements.last ?? "")`: \(r.timedOut ? "timed out" : r.stderrLastLine)",
+            throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL in \(config.postgresContainer) refused `\(statements.last ?? "")`: \(r.timedOut ? "timed out" : r.termination.errorLine)",
                                hint: "check the database server with `akbackup doctor`")
         }
     }
@@ -93,7 +93,7 @@ public struct DockerPostgres: DatabaseServer {
 
     public func openSnapshot(on database: String) throws -> SnapshotSession {
         let child = try ChildProcess.spawn(exec(psql(database, ["-At"]), interactive: true), environment: env, stdin: .pipe, stdout: .pipe)
-        let session = PsqlSnapshot(child: child)
+        let session = PsqlSnapshot(child: child, container: config.postgresContainer)
         do {
             let id = try session.run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSELECT pg_export_snapshot();")
             guard let snapshot = id.last, snapshot.range(of: "^[0-9A-Fa-f-]+$", options: .regularExpression) != nil else {
@@ -152,16 +152,23 @@ final class PsqlSnapshot: SnapshotSession, @unchecked Sendable {
     // @unchecked: `snapshotID` is set once before the session is handed out; the child's pipes are
     // used by one caller at a time (the backup job).
     let child: ChildProcess
+    let container: String
     var snapshotID = ""
     private var pending: [UInt8] = []
 
-    init(child: ChildProcess) { self.child = child }
+    init(child: ChildProcess, container: String) {
+        self.child = child
+        self.container = container
+    }
 
     func query(_ sql: String) throws -> [String] { try run(sql) }
 
     func run(_ sql: String, timeout: TimeInterval = 600) throws -> [String] {
         let marker = "__akbackup_\(UInt64.random(in: 0...UInt64.max))__"
-        try child.write(Array("\(sql)\n\\echo \(marker)\n".utf8))
+        // Every statement must be complete before the marker, or psql would hold it in its buffer.
+        let trimmed = sql.trimmingCharacters(in: .whitespacesAndNewlines)
+        let complete = trimmed.hasSuffix(";") ? trimmed : trimmed + ";"
+        try child.write(Array("\(complete)\n\\echo \(marker)\n".utf8))
         let deadline = Date().addingTimeInterval(timeout)
         var lines: [String] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -174,12 +181,12 @@ final class PsqlSnapshot: SnapshotSession, @unchecked Sendable {
             }
             var p = pollfd(fd: child.stdoutFD, events: Int16(POLLIN), revents: 0)
             let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL did not answer within \(Int(timeout))s", hint: "check the database server") }
+            guard left > 0 else { throw ErrorMessage(id: nil, code: .failed, message: "PostgreSQL in \(container) did not answer within \(Int(timeout))s", hint: "check the database server with `akbackup doctor`") }
             if poll(&p, 1, Int32(min(left, 1) * 1000) + 1) <= 0 { continue }
             let n = buffer.withUnsafeMutableBytes { Glibc.read(child.stdoutFD, $0.baseAddress, $0.count) }
             if n <= 0 {
                 throw ErrorMessage(id: nil, code: .failed,
-                                   message: "PostgreSQL: \(child.stderrText.split(separator: "\n").last.map(String.init) ?? "psql ended")",
+                                   message: "PostgreSQL in \(container): \(Termination(exitStatus: nil, signal: nil, stderr: child.stderrText).errorLine)",
                                    hint: "check the database server with `akbackup doctor`")
             }
             pending += buffer[0..<n]

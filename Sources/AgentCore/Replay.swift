@@ -74,7 +74,9 @@ struct Replayer {
         } catch let e as GzipError {
             failure = "the artifact is unreadable: \(e)"
         } catch {
-            failure = "\(describe(error))"
+            // psql stopped reading: it ended, and says why on its stderr.
+            let ended = sink.finish()
+            return ended.failure.map { "psql failed: \($0)" } ?? describe(error)
         }
         if failure != nil {
             // No COMMIT was written: ending psql's input rolls everything back.

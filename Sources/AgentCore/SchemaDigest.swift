@@ -4,14 +4,14 @@ import Foundation
 /// A digest of every kind of schema object's definitions, independent of object ids, so a database
 /// and its restored copy digest the same. The backup computes it in the dump's own snapshot and
 /// signs it in the manifest; validation computes it on the staging database and compares.
-enum SchemaDigest {
+public enum SchemaDigest {
     /// The kinds, in the manifest's words. `largeObjects` includes each object's size when the login
     /// may read pg_largeobject (a superuser); otherwise `largeObjectsNoSize` is used on both sides.
-    static let kinds = ["schemas", "tables", "constraints", "indexes", "views", "functions", "triggers", "rules",
+    public static let kinds = ["schemas", "tables", "constraints", "indexes", "views", "functions", "triggers", "rules",
                         "policies", "sequences", "types", "extensions", "largeObjects"]
 
     /// Whether the login may read large objects' contents (pg_largeobject is superuser-only).
-    static let canReadLargeObjectsSQL = "SELECT has_table_privilege('pg_catalog.pg_largeobject', 'SELECT')"
+    public static let canReadLargeObjectsSQL = "SELECT has_table_privilege('pg_catalog.pg_largeobject', 'SELECT')"
 
     /// One row per kind: `kind|sha256 hex`. Definitions are printed with search_path pg_catalog only,
     /// so every name is schema-qualified the same way on both sides. The SET stays in effect for the
@@ -31,14 +31,14 @@ enum SchemaDigest {
         ), items(kind, item) AS (
           SELECT 'schemas', quote_ident(nspname) || ' owner=' || pg_get_userbyid(nspowner) || ' acl=' || coalesce(nspacl::text, '') FROM ns
           UNION ALL
-          SELECT 'tables', c.oid::regclass::text || ' kind=' || c.relkind || ' persistence=' || c.relpersistence
+          SELECT 'tables', c.oid::regclass::text || ' kind=' || c.relkind::text || ' persistence=' || c.relpersistence::text
                  || ' owner=' || pg_get_userbyid(c.relowner) || ' options=' || coalesce(c.reloptions::text, '')
                  || ' acl=' || coalesce(c.relacl::text, '') || ' columns=' || coalesce((
                    SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod)
                           || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
                           || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')
-                          || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity ELSE '' END
-                          || CASE WHEN a.attgenerated <> '' THEN ' generated ' || a.attgenerated ELSE '' END
+                          || CASE WHEN a.attidentity::text <> '' THEN ' identity ' || a.attidentity::text ELSE '' END
+                          || CASE WHEN a.attgenerated::text <> '' THEN ' generated ' || a.attgenerated::text ELSE '' END
                           || coalesce(' collate ' || quote_ident(co.collname), '')
                           || coalesce(' acl=' || a.attacl::text, ''), ', ' ORDER BY a.attnum)
                    FROM pg_attribute a
@@ -60,13 +60,13 @@ enum SchemaDigest {
           SELECT 'functions', pg_get_functiondef(p.oid) || ' owner=' || pg_get_userbyid(p.proowner) || ' acl=' || coalesce(p.proacl::text, '')
           FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace WHERE p.prokind IN ('f', 'p')
           UNION ALL
-          SELECT 'triggers', pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled
+          SELECT 'triggers', pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
           FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace WHERE NOT t.tgisinternal
           UNION ALL
           SELECT 'rules', pg_get_ruledef(r.oid)
           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class JOIN ns ON ns.oid = c.relnamespace WHERE r.rulename <> '_RETURN'
           UNION ALL
-          SELECT 'policies', c.oid::regclass::text || ' ' || quote_ident(pol.polname) || ' ' || pol.polcmd || ' ' || pol.polpermissive::text
+          SELECT 'policies', c.oid::regclass::text || ' ' || quote_ident(pol.polname) || ' ' || pol.polcmd::text || ' ' || pol.polpermissive::text
                  || ' roles=' || pol.polroles::text || ' using=' || coalesce(pg_get_expr(pol.polqual, pol.polrelid), '')
                  || ' check=' || coalesce(pg_get_expr(pol.polwithcheck, pol.polrelid), '')
           FROM pg_policy pol JOIN pg_class c ON c.oid = pol.polrelid JOIN ns ON ns.oid = c.relnamespace
@@ -77,7 +77,7 @@ enum SchemaDigest {
                  || ' last=' || coalesce(s.last_value::text, 'unset')
           FROM pg_sequences s JOIN ns ON ns.nspname = s.schemaname
           UNION ALL
-          SELECT 'types', t.oid::regtype::text || ' ' || t.typtype || ' owner=' || pg_get_userbyid(t.typowner)
+          SELECT 'types', t.oid::regtype::text || ' ' || t.typtype::text || ' owner=' || pg_get_userbyid(t.typowner)
                  || coalesce(' labels=' || (SELECT string_agg(quote_literal(e.enumlabel), ',' ORDER BY e.enumsortorder)
                                             FROM pg_enum e WHERE e.enumtypid = t.oid), '')
                  || CASE WHEN t.typtype = 'd' THEN ' base=' || format_type(t.typbasetype, t.typtypmod) || ' notnull=' || t.typnotnull

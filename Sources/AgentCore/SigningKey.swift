@@ -15,7 +15,7 @@ public struct SigningKey: Sendable {
     public var privateKey: Curve25519.Signing.PrivateKey { try! Curve25519.Signing.PrivateKey(rawRepresentation: seed) }
     public var publicKey: AgentPublicKey { AgentPublicKey(raw: [UInt8](privateKey.publicKey.rawRepresentation))! }
 
-    init(privateKey: Curve25519.Signing.PrivateKey) {
+    public init(privateKey: Curve25519.Signing.PrivateKey) {
         seed = [UInt8](privateKey.rawRepresentation)
     }
 

@@ -22,8 +22,12 @@ public final class ParallelGzip {
         self.level = level
         self.sink = sink
         self.queue = DispatchQueue(label: "akbackup.gzip", attributes: .concurrent)
-        self.slots = DispatchSemaphore(value: 2 * max(1, threads))
-        self.workers = DispatchSemaphore(value: max(1, threads))
+        // Created at 0 and signalled up: libdispatch traps when a semaphore is freed below its
+        // initial value, which happens when a stream is abandoned midway (the controller went away).
+        self.slots = DispatchSemaphore(value: 0)
+        self.workers = DispatchSemaphore(value: 0)
+        for _ in 0..<(2 * max(1, threads)) { slots.signal() }
+        for _ in 0..<max(1, threads) { workers.signal() }
     }
 
     private let workers: DispatchSemaphore

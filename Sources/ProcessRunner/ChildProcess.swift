@@ -27,6 +27,15 @@ public struct Termination: Sendable, Equatable {
         stderr.split(separator: "\n").last(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }).map(String.init) ?? ""
     }
 
+    /// The line that says what went wrong: the first that looks like an error ("ERROR:  …", "pg_dump:
+    /// error: …"), else the last non-empty one.
+    public var errorLine: String {
+        stderr.split(separator: "\n").first(where: {
+            let l = $0.lowercased()
+            return l.contains("error:") || l.hasPrefix("error") || l.contains("fatal:")
+        }).map { $0.trimmingCharacters(in: .whitespaces) } ?? stderrLastLine
+    }
+
     /// How it ended, in words: "exit status 1", "killed by signal KILL", "timed out".
     public var summary: String {
         if timedOut { return "timed out" }

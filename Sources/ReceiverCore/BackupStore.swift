@@ -127,13 +127,20 @@ public struct BackupStore: Sendable {
         return m
     }
 
-    /// "latest" or a valid, existing artifact name.
-    public func resolve(_ name: String) throws -> String {
+    /// "latest" — the newest backup signed by a trusted agent key and not dated in the future, so a
+    /// file planted on the NAS can never become "latest" — or a valid, existing artifact name.
+    public func resolve(_ name: String, now: Date = Date()) throws -> String {
         if name == "latest" {
-            guard let newest = try artifactNames().first else {
+            let names = try artifactNames()
+            guard !names.isEmpty else {
                 throw ErrorMessage(id: nil, code: .notFound, message: "no backups in \(directory)", hint: "run `akbackup backup` first")
             }
-            return newest
+            for candidate in names {
+                guard let dated = ArtifactName.date(of: candidate), dated <= now.addingTimeInterval(86400) else { continue }
+                if manifest(for: candidate)?.signatureStatus(trusting: trustedKeys) == .trusted { return candidate }
+            }
+            throw ErrorMessage(id: nil, code: .notFound, message: "no backup in \(directory) is signed by an agent key this NAS trusts",
+                               hint: "run `akbackup backup`; to use a dump made by hand, name it (see `akbackup list`) and pass --trust-unsigned")
         }
         guard ArtifactName.isValid(name) else {
             throw ErrorMessage(id: nil, code: .badRequest, message: "\"\(String(name.prefix(100)))\" is not an artifact name",

@@ -1,4 +1,5 @@
 @testable import AgentCore
+import AgentHarness
 import AKProtocol
 import Foundation
 import XCTest

@@ -1,3 +1,4 @@
+import AgentHarness
 import Compression
 import Foundation
 import XCTest

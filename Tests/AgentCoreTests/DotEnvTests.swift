@@ -1,4 +1,6 @@
 @testable import AgentCore
+import AgentHarness
+import AKProtocol
 import XCTest
 
 final class DotEnvTests: XCTestCase {
@@ -74,12 +76,13 @@ final class AgentConfigTests: XCTestCase {
         var config = AgentConfig()
         config.composeDir = dir
         try "AUTHENTIK_DB_PASSWORD=\"pw with spaces\"\n".write(toFile: dir + "/.env", atomically: true, encoding: .utf8)
-        XCTAssertEqual(try AgentHost(config: config).databasePassword(), "pw with spaces")
+        XCTAssertEqual(try EnvFile.databasePassword(config: config), "pw with spaces")
         config.passwordVariable = "OTHER"
-        XCTAssertThrowsError(try AgentHost(config: config).databasePassword()) { error in
-            let e = error as! AgentHost.SecretError
+        XCTAssertThrowsError(try EnvFile.databasePassword(config: config)) { error in
+            let e = error as! ErrorMessage
             XCTAssertTrue(e.message.contains("has no OTHER"), e.message)
             XCTAssertFalse(e.message.contains("pw with spaces"))
+            XCTAssertFalse(e.hint.isEmpty)
         }
     }
 }

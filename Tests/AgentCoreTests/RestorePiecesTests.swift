@@ -1,4 +1,6 @@
 @testable import AgentCore
+import AgentHarness
+import AKProtocol
 import XCTest
 
 final class RestorePiecesTests: XCTestCase {
@@ -10,29 +12,32 @@ final class RestorePiecesTests: XCTestCase {
     }
 
     func testOnlyPgDumpStyleTableNamesAreAccepted() {
-        XCTAssertTrue(SQLName.isQualifiedTable("public.authentik_core_user"))
-        XCTAssertTrue(SQLName.isQualifiedTable("\"template\".\"Weird \"\"Table\"\"\""))
-        XCTAssertFalse(SQLName.isQualifiedTable("public.t; DROP DATABASE authentik"))
-        XCTAssertFalse(SQLName.isQualifiedTable("authentik_core_user"))
-        XCTAssertFalse(SQLName.isQualifiedTable("public.\"unterminated"))
-        XCTAssertFalse(SQLName.isQualifiedTable("public.t) UNION SELECT 1 --"))
-        XCTAssertEqual(SQLName.unquotedSchema("\"template\".\"x\""), "template")
-        XCTAssertEqual(SQLName.unquotedSchema("public.x"), "public")
+        XCTAssertTrue(QualifiedTableName.isValid("public.authentik_core_user"))
+        XCTAssertTrue(QualifiedTableName.isValid("\"template\".\"Weird \"\"Table\"\"\""))
+        XCTAssertFalse(QualifiedTableName.isValid("public.t; DROP DATABASE authentik"))
+        XCTAssertFalse(QualifiedTableName.isValid("authentik_core_user"))
+        XCTAssertFalse(QualifiedTableName.isValid("public.\"unterminated"))
+        XCTAssertFalse(QualifiedTableName.isValid("public.t) UNION SELECT 1 --"))
+        XCTAssertEqual(QualifiedTableName.schema(of: "\"template\".\"x\""), "template")
+        XCTAssertEqual(QualifiedTableName.schema(of: "public.x"), "public")
     }
 
-    func testIdentifiersAreQuoted() {
-        XCTAssertEqual(ident("authentik"), "\"authentik\"")
-        XCTAssertEqual(ident("a\"b"), "\"a\"\"b\"")
+    func testIdentifiersAndLiteralsAreQuotedInOnePlace() {
+        XCTAssertEqual(SQL.ident("authentik"), "\"authentik\"")
+        XCTAssertEqual(SQL.ident("a\"b"), "\"a\"\"b\"")
+        XCTAssertEqual(SQL.literal("it's"), "'it''s'")
+        XCTAssertEqual(SQL.literal("a\\b"), "'a\\b'", "standard_conforming_strings: backslashes are literal")
     }
 
     func testOwnDatabasePatternMatchesOnlyWhatTheAgentCreates() {
-        let pattern = RestoreJob.ownDatabasePattern
-        for name in ["authentik_pre_restore_20261129074500", "authentik_restore_20261129074500", "authentik_restoretest_20261129074500",
-                     "authentik_failed_20261129074500", "authentik_undone_20261129074500"] {
-            XCTAssertNotNil(name.range(of: pattern, options: .regularExpression), name)
+        for name in [AgentDatabases.preRestore("20261129074500"), AgentDatabases.staging("20261129074500"),
+                     AgentDatabases.scratch("20261129074500"), AgentDatabases.failed("20261129074500"),
+                     AgentDatabases.undone("20261129074500")] {
+            XCTAssertTrue(AgentDatabases.isOwn(name), name)
         }
-        for name in ["authentik", "postgres", "authentik_pre_restore_", "authentik_pre_restore_2026112907450", "x_authentik_restore_20261129074500"] {
-            XCTAssertNil(name.range(of: pattern, options: .regularExpression), name)
+        for name in ["authentik", "postgres", "authentik_pre_restore_", "authentik_pre_restore_2026112907450", "x_authentik_restore_20261129074500",
+                     "authentik_restore_20261129074500; DROP DATABASE authentik"] {
+            XCTAssertFalse(AgentDatabases.isOwn(name), name)
         }
     }
 
@@ -47,9 +52,22 @@ final class RestorePiecesTests: XCTestCase {
     }
 
     func testStampSortsAndFitsDatabaseNames() {
-        let a = AgentClock.stamp(Date(timeIntervalSince1970: 1_700_000_000))
-        let b = AgentClock.stamp(Date(timeIntervalSince1970: 1_700_000_001))
+        let a = Harness.context(clock: Date(timeIntervalSince1970: 1_700_000_000)).stamp()
+        let b = Harness.context(clock: Date(timeIntervalSince1970: 1_700_000_001)).stamp()
         XCTAssertEqual(a, "20231114221320")
         XCTAssertLessThan(a, b)
+    }
+
+    func testRestrictIsUsedOnlyWithAPsqlThatHasIt() {
+        XCTAssertTrue(Replayer.supportsRestrict(psqlVersion: "psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"))
+        XCTAssertTrue(Replayer.supportsRestrict(psqlVersion: "psql (PostgreSQL) 17.6"))
+        XCTAssertTrue(Replayer.supportsRestrict(psqlVersion: "psql (PostgreSQL) 18.0"))
+        XCTAssertFalse(Replayer.supportsRestrict(psqlVersion: "psql (PostgreSQL) 16.9"))
+        XCTAssertFalse(Replayer.supportsRestrict(psqlVersion: "psql (PostgreSQL) 15.13"))
+        XCTAssertFalse(Replayer.supportsRestrict(psqlVersion: nil))
+        let key = Replayer.restrictKey()
+        XCTAssertEqual(key.count, 48)
+        XCTAssertTrue(key.allSatisfy { $0.isLetter || $0.isNumber })
+        XCTAssertNotEqual(key, Replayer.restrictKey())
     }
 }

@@ -274,6 +274,7 @@ final class BackupE2ETests: XCTestCase {
 enum BackupFixture {
     static let smallDir = Lab.smallDir + "/authentik"
     static let nasVeth = "akv-nas"
+    static let infraVeth = "akv-infra"
     static let labLogDir = "/var/lib/akbackup-lab/log"
     static let lockFile = "/var/lib/akbackup-agent/operation.lock"
 
@@ -340,11 +341,18 @@ enum BackupFixture {
         guard r.ok else { throw LabError("cannot shape \(nasVeth): \(r)") }
     }
 
-    /// Link up, no shaping: how the lab was.
+    /// Slows traffic into a host to ~1 MB/s, so an artifact streams for a while.
+    static func shapeLink(_ veth: String) {
+        _ = try? Lab.run(["tc", "qdisc", "replace", "dev", veth, "root", "tbf", "rate", "8mbit", "burst", "64kbit", "latency", "400ms"])
+    }
+
+    /// Links up, no shaping: how the lab was.
     static func restoreLink() {
-        _ = try? Lab.run(["ip", "link", "set", nasVeth, "up"])
-        if let show = try? Lab.run(["tc", "qdisc", "show", "dev", nasVeth]), show.stdout.contains("tbf") {
-            _ = try? Lab.run(["tc", "qdisc", "del", "dev", nasVeth, "root"])
+        for veth in [nasVeth, infraVeth] {
+            _ = try? Lab.run(["ip", "link", "set", veth, "up"])
+            if let show = try? Lab.run(["tc", "qdisc", "show", "dev", veth]), show.stdout.contains("tbf") {
+                _ = try? Lab.run(["tc", "qdisc", "del", "dev", veth, "root"])
+            }
         }
     }
 

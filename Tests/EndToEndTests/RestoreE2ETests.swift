@@ -18,6 +18,7 @@ final class RestoreE2ETests: XCTestCase {
         _ = try? Lab.psql("DROP TABLE IF EXISTS public.akbackup_lab_unhealthy; DELETE FROM authentik_core_user WHERE username LIKE 'e2e-%';")
         try RestoreFixture.dropAkbackupDatabases()
         try RestoreFixture.removeCraftedArtifacts()
+        RestoreFixture.removeUndoCopies()
     }
 
     // MARK: the happy paths
@@ -92,28 +93,32 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("hint:"), refused.description)
     }
 
-    func testReplaceTakesAnUndoBackupFirstThenRestores() throws {
+    func testReplaceKeepsAnUndoCopyOnInfraCoreFirstAndUndoPutsItBack() throws {
         let artifact = try RestoreFixture.freshBackup()
         let atBackup = try RestoreFixture.liveContent()
         XCTAssertTrue(try Lab.psql("UPDATE authentik_core_user SET name = name || ' (changed)' WHERE id IN (SELECT id FROM authentik_core_user ORDER BY id LIMIT 5);").ok)
         let changed = try RestoreFixture.liveContent()
-        let before = Set(RestoreFixture.artifacts())
+        let artifactsBefore = Set(RestoreFixture.artifacts())
+        defer { RestoreFixture.removeUndoCopies() }
 
         let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
         XCTAssertEqual(try RestoreFixture.liveContent(), atBackup)
-        let undoPoint = Set(RestoreFixture.artifacts()).subtracting(before)
-        XCTAssertEqual(undoPoint.count, 1, "a fresh backup was taken first as the undo point")
+        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let undoPoint = try XCTUnwrap(receipt["undoPoint"] as? String, "\(receipt)")
+        XCTAssertTrue(undoPoint.hasPrefix("/var/lib/akbackup-agent/undo/authentik-undo-"), undoPoint)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: undoPoint), "the agent kept its own undo copy on infra-core")
+        XCTAssertEqual(Set(RestoreFixture.artifacts()), artifactsBefore, "nothing depends on the controller having made a backup")
 
-        // Put the changed content back through the undo point, with the same command.
-        let back = try Lab.runAsOperator([akbackup, "restore", undoPoint.first!, "--yes"], timeout: 300)
+        let back = try Lab.runAsOperator([akbackup, "restore", "--undo", "--json"], timeout: 300)
         XCTAssertEqual(back.status, 0, back.description)
-        XCTAssertEqual(try RestoreFixture.liveContent(), changed)
+        XCTAssertEqual(try RestoreFixture.json(back.stdout)["outcome"] as? String, "undone")
+        XCTAssertEqual(try RestoreFixture.liveContent(), changed, "undo replayed the agent's undo copy")
         XCTAssertTrue(try Lab.psql("UPDATE authentik_core_user SET name = replace(name, ' (changed)', '');").ok)
     }
 
-    func testRunbookMadeDumpNeedsNoManifestFlagAndThenPassesARestoreTest() throws {
-        // The runbook's step 1, by hand: pg_dump | gzip, no manifest.
+    func testRunbookMadeDumpNeedsTrustUnsignedAndThenPassesARestoreTest() throws {
+        // The runbook's step 1, by hand: pg_dump | gzip, no manifest, no signature.
         let name = "authentik-db-2001-01-05T000000Z.sql.gz"
         let path = "\(Lab.nasBackupDir)/\(name)"
         let dump = try Lab.run(["bash", "-c", "docker exec authentik-postgres pg_dump -U authentik authentik | gzip > \"$1\"", "_", path], timeout: 300)
@@ -122,14 +127,15 @@ final class RestoreE2ETests: XCTestCase {
 
         let refused = try Lab.runAsOperator([akbackup, "restore-test", name], timeout: 300)
         XCTAssertNotEqual(refused.status, 0, refused.description)
-        XCTAssertTrue(refused.stderr.contains("no manifest") && refused.stderr.contains("--no-manifest"), refused.description)
+        XCTAssertTrue(refused.stderr.contains("no agent signature") && refused.stderr.contains("--trust-unsigned"), refused.description)
 
-        let r = try Lab.runAsOperator([akbackup, "restore-test", name, "--no-manifest", "--json"], timeout: 300)
+        let r = try Lab.runAsOperator([akbackup, "restore-test", name, "--trust-unsigned", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
-        let receipt = try RestoreFixture.json(r.stdout)
+        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
         XCTAssertEqual(receipt["outcome"] as? String, "tested")
+        XCTAssertEqual(receipt["artifactSigned"] as? Bool, false, "the receipt says what was trusted")
         let fileHash = String(try Lab.run(["sha256sum", path]).stdout.prefix(64))
-        XCTAssertEqual(receipt["sha256"] as? String, fileHash, "without a manifest the replayed bytes are still checked against the NAS's hash")
+        XCTAssertEqual(receipt["sha256"] as? String, fileHash, "without a signature the replayed bytes are still checked against the NAS's hash")
         let checked = ((receipt["validation"] as? [String: Any])?["rowCounts"] as? [String: Any])?.keys.sorted() ?? []
         XCTAssertTrue(checked.contains("public.authentik_core_user"), "the key tables were checked: \(checked)")
     }
@@ -171,11 +177,11 @@ final class RestoreE2ETests: XCTestCase {
         let before = try RestoreFixture.liveContent()
         let serverStarted = try RestoreFixture.startedAt("authentik-server")
 
-        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--json"], timeout: 300)
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--trust-unsigned", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
         let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
         XCTAssertEqual(receipt["outcome"] as? String, "failed")
-        XCTAssertTrue((receipt["message"] as? String ?? "").contains("akbackup_no_such_function"), "psql's own error is shown: \(receipt)")
+        XCTAssertTrue((receipt["message"] as? String ?? "").contains("akbackup_no_such_function"), "the reason is shown: \(receipt)")
         XCTAssertNil(receipt["downtimeSeconds"] as? Double, "the services never stopped")
         XCTAssertEqual(try RestoreFixture.liveContent(), before)
         XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted)
@@ -189,20 +195,19 @@ final class RestoreE2ETests: XCTestCase {
             let text = String(decoding: try RestoreFixture.gunzip(gz), as: UTF8.self)
             XCTAssertTrue(text.contains("lo_open"), "the sample data has a large object")
             let late = text.range(of: "-- PostgreSQL database dump complete")!.lowerBound
-            return try RestoreFixture.gzip(Array((String(text[..<late]) + "SELECT akbackup_late_failure();\n" + String(text[late...])).utf8))
+            return try RestoreFixture.gzip(Array((String(text[..<late]) + "CREATE TABLE public.akbackup_late (x akbackup_no_such_type);\n" + String(text[late...])).utf8))
         }
         let before = try RestoreFixture.liveContent()
-        let artifactsBefore = Set(RestoreFixture.artifacts())
+        defer { RestoreFixture.removeUndoCopies() }
 
-        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--replace", "--yes", "--json"], timeout: 300)
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--replace", "--yes", "--trust-unsigned", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
         let tables = try Lab.psql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'template');")
         XCTAssertEqual(tables.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "nothing of the failed replay was committed")
         XCTAssertEqual(try Lab.containerState("authentik-server"), "running", "the services were started again")
 
-        // The undo point replace took first brings everything back.
-        let undoPoint = try XCTUnwrap(Set(RestoreFixture.artifacts()).subtracting(artifactsBefore).subtracting([broken]).first)
-        let back = try Lab.runAsOperator([akbackup, "restore", undoPoint, "--yes"], timeout: 300)
+        // The undo copy the agent took first brings everything back.
+        let back = try Lab.runAsOperator([akbackup, "restore", "--undo"], timeout: 300)
         XCTAssertEqual(back.status, 0, back.description)
         XCTAssertEqual(try RestoreFixture.liveContent(), before)
     }
@@ -226,14 +231,16 @@ final class RestoreE2ETests: XCTestCase {
                        "the restored database is kept for inspection")
     }
 
-    func testNewerAuthentikVersionIsRefusedUnlessForced() throws {
+    func testAManifestAlteredOnTheNASIsRefusedBeforeAnyChange() throws {
+        // Someone with write access to the NAS edits a signed manifest (here: the Authentik version).
         let artifact = try RestoreFixture.freshBackup()
-        let future = try RestoreFixture.craft(from: artifact, stamp: "2001-01-03T000000Z", authentikVersion: "2099.1.0") { $0 }
+        let altered = try RestoreFixture.craft(from: artifact, stamp: "2001-01-03T000000Z", authentikVersion: "2099.1.0", keepSignature: true) { $0 }
         let before = try RestoreFixture.liveContent()
-        let r = try Lab.runAsOperator([akbackup, "restore", future, "--yes"], timeout: 300)
-        XCTAssertNotEqual(r.status, 0, r.description)
-        XCTAssertTrue(r.stderr.contains("2099.1.0") && r.stderr.contains("cannot migrate"), r.description)
-        XCTAssertTrue(r.stderr.contains("--force"), r.description)
+        for command in [["restore", altered, "--yes"], ["restore", altered, "--yes", "--trust-unsigned"], ["restore-test", altered]] {
+            let r = try Lab.runAsOperator([akbackup] + command, timeout: 300)
+            XCTAssertNotEqual(r.status, 0, r.description)
+            XCTAssertTrue(r.stderr.contains("altered after"), r.description)
+        }
         XCTAssertEqual(try RestoreFixture.liveContent(), before)
         XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
     }
@@ -314,8 +321,9 @@ final class RestoreE2ETests: XCTestCase {
         }
     }
 
-    func testLinkSilentDuringAReplaceReplayRollsBackAndStartsTheServices() throws {
-        // The agent behind `infra-impatient` gives up a silent artifact stream after 5 s.
+    /// A link that dies silently while the artifact streams: the agent (behind `infra-impatient`, peer
+    /// timeout 5 s) notices the silence, drops its spool and ends; nothing was created or stopped.
+    func testLinkSilentDuringTheArtifactStreamChangesNothing() throws {
         let config = "\(Lab.operatorHome)/akbackup-impatient-e2e.toml"
         try "[agent]\nhost = \"infra-impatient\"\n".write(toFile: config, atomically: true, encoding: .utf8)
         _ = try Lab.run(["chown", Lab.operatorUser, config])
@@ -323,48 +331,83 @@ final class RestoreE2ETests: XCTestCase {
         try RestoreFixture.withLargerDatabase {
             let artifact = try RestoreFixture.freshBackup()
             let before = try RestoreFixture.liveContent()
-            let artifactsBefore = Set(RestoreFixture.artifacts())
+            let serverStarted = try RestoreFixture.startedAt("authentik-server")
+            BackupFixture.shapeLink(BackupFixture.infraVeth)
+            defer { BackupFixture.restoreLink() }
             let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--config", config])
-            try Lab.waitUntil("the replace restore stopped the services", timeout: 180, interval: 0.02) {
-                try Lab.containerState("authentik-server") != "running"
-            }
-            // Freeze the controller: the link stays up but no byte flows any more.
+            let agent = try RestoreFixture.waitForSpooling()
+            // Freeze the controller: the link stays up but no byte (not even a heartbeat) flows any more.
             XCTAssertTrue(try Lab.run(["pkill", "-STOP", "-u", Lab.operatorUser, "-f", "^\(akbackup) "]).ok)
             let gaveUp = Result {
-                try Lab.waitUntil("the agent gave up, rolled back and started the services", timeout: 90) {
-                    try Lab.containerState("authentik-server") == "running" && RestoreFixture.agentLockIsFree()
-                }
+                try Lab.waitUntil("the agent gave up its silent controller", timeout: 60) { !FileManager.default.fileExists(atPath: "/proc/\(agent)") }
             }
-            // runuser stops itself when its child stops: end both, or nobody reaps them.
             _ = try? Lab.run(["pkill", "-KILL", "-u", Lab.operatorUser, "-f", "^\(akbackup) "])
             kill(controller.processIdentifier, SIGCONT)
             kill(controller.processIdentifier, SIGKILL)
             controller.waitUntilExit()
             try gaveUp.get()
-            let tables = try Lab.psql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'template');")
-            XCTAssertEqual(tables.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "the partial replay was rolled back")
-
-            let undoPoint = try XCTUnwrap(Set(RestoreFixture.artifacts()).subtracting(artifactsBefore).first)
-            let back = try Lab.runAsOperator([akbackup, "restore", undoPoint, "--yes"], timeout: 600)
-            XCTAssertEqual(back.status, 0, back.description)
             XCTAssertEqual(try RestoreFixture.liveContent(), before)
+            XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted, "the services never stopped")
+            XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+            XCTAssertEqual(RestoreFixture.undoCopies(), [], "no undo copy: nothing had started")
+            XCTAssertTrue(try RestoreFixture.agentLockIsFree())
         }
     }
 
-    func testControllerKilledDuringStreamingLeavesLiveUntouched() throws {
+    /// The controller killed while the artifact streams: the agent's spool is a file without a name,
+    /// so nothing is left on infra-core, nothing was created, live and the services are untouched.
+    func testControllerKilledDuringStreamingLeavesNothing() throws {
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            let before = try RestoreFixture.liveContent()
+            let serverStarted = try RestoreFixture.startedAt("authentik-server")
+            BackupFixture.shapeLink(BackupFixture.infraVeth)
+            defer { BackupFixture.restoreLink() }
+            let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
+            let agent = try RestoreFixture.waitForSpooling()
+            try RestoreFixture.killController()
+            controller.waitUntilExit()
+            try Lab.waitUntil("the agent ended", timeout: 60) { !FileManager.default.fileExists(atPath: "/proc/\(agent)") }
+            XCTAssertEqual(try RestoreFixture.liveContent(), before)
+            XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted, "the services never stopped")
+            XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [], "nothing is created before the artifact is proven")
+            XCTAssertEqual(RestoreFixture.spoolFiles(), [], "no spool file left")
+            XCTAssertTrue(try RestoreFixture.agentLockIsFree())
+        }
+    }
+
+    /// The agent killed with SIGKILL mid-stream: its spool goes with it (it never had a name).
+    func testAgentKilledWhileSpoolingLeavesNoFileBehind() throws {
+        try RestoreFixture.withLargerDatabase {
+            let artifact = try RestoreFixture.freshBackup()
+            BackupFixture.shapeLink(BackupFixture.infraVeth)
+            defer { BackupFixture.restoreLink() }
+            let controller = try RestoreFixture.startAsOperator([akbackup, "restore-test", artifact])
+            let agent = try RestoreFixture.waitForSpooling()
+            XCTAssertTrue(try Lab.run(["kill", "-KILL", String(agent)]).ok)
+            controller.waitUntilExit()
+            XCTAssertNotEqual(controller.terminationStatus, 0)
+            try Lab.waitUntil("nobody holds a spool file", timeout: 30) { RestoreFixture.spoolHolders().isEmpty }
+            XCTAssertEqual(RestoreFixture.spoolFiles(), [], "the spool had no name: nothing to clean up")
+            XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+        }
+    }
+
+    /// The controller killed after the artifact was proven, while it replays into staging: the agent
+    /// notices, drops the staging database and leaves live and the services alone.
+    func testControllerKilledDuringTheReplayDropsStagingAndLeavesLiveUntouched() throws {
         try RestoreFixture.withLargerDatabase {
             let artifact = try RestoreFixture.freshBackup()
             let before = try RestoreFixture.liveContent()
             let serverStarted = try RestoreFixture.startedAt("authentik-server")
             let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
-            // The replay's psql is connected to the staging database: the artifact is streaming.
             try Lab.waitUntil("the replay into the staging database runs", timeout: 120, interval: 0.05) {
                 try RestoreFixture.sessions(onDatabasesLike: "authentik_restore_%") > 0
             }
             try RestoreFixture.killController()
             controller.waitUntilExit()
             try Lab.waitUntil("the agent dropped the staging database", timeout: 60) {
-                try RestoreFixture.akbackupDatabases().isEmpty
+                try RestoreFixture.akbackupDatabases().isEmpty && RestoreFixture.agentLockIsFree()
             }
             XCTAssertEqual(try RestoreFixture.liveContent(), before)
             XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted, "the services never stopped")
@@ -474,7 +517,9 @@ enum RestoreFixture {
 
     /// A new artifact on the NAS made from `source` by `transform` (on the gzip bytes), with a manifest
     /// that matches the new bytes, owned by the receiver's login as the receiver would write it.
-    static func craft(from source: String, stamp: String, authentikVersion: String? = nil,
+    /// Without `keepSignature` the manifest is unsigned (a forger has no agent key); with it, the
+    /// agent's signature stays on a manifest whose content changed (an edited manifest).
+    static func craft(from source: String, stamp: String, authentikVersion: String? = nil, keepSignature: Bool = false,
                       _ transform: ([UInt8]) throws -> [UInt8]) throws -> String {
         let name = "authentik-db-\(stamp).sql.gz"
         let dir = Lab.nasBackupDir
@@ -493,6 +538,7 @@ enum RestoreFixture {
         // a re-made one gets its own.
         let corruptedInPlace = bytes.count == original.count && bytes != original
         manifest["sha256"] = corruptedInPlace ? unchangedHash : sha256Hex(bytes)
+        if !keepSignature { manifest.removeValue(forKey: "signature") }
         try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
         try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
             .write(to: URL(fileURLWithPath: "\(dir)/\(name.dropLast(7)).json"))
@@ -501,6 +547,44 @@ enum RestoreFixture {
             _ = try Lab.run(["chmod", "600", path])
         }
         return name
+    }
+
+    static let agentState = "/var/lib/akbackup-agent"
+
+    /// The agent process holding a (nameless) spool file open: the artifact is streaming into it.
+    static func waitForSpooling(timeout: TimeInterval = 120) throws -> Int32 {
+        var found: Int32 = 0
+        try Lab.waitUntil("the agent spools the artifact", timeout: timeout, interval: 0.02) {
+            guard let pid = spoolHolders().first else { return false }
+            found = pid
+            return true
+        }
+        return found
+    }
+
+    /// Processes with a spool file of the agent open.
+    static func spoolHolders() -> [Int32] {
+        var out: [Int32] = []
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(entry)/fd") else { continue }
+            for fd in fds {
+                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/fd/\(fd)")) ?? ""
+                if target.hasPrefix(agentState + "/spool-") { out.append(pid); break }
+            }
+        }
+        return out
+    }
+
+    static func spoolFiles() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: agentState)) ?? []).filter { $0.hasPrefix("spool-") }
+    }
+
+    static func undoCopies() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: agentState + "/undo")) ?? []).sorted()
+    }
+
+    static func removeUndoCopies() {
+        for f in undoCopies() { try? FileManager.default.removeItem(atPath: agentState + "/undo/" + f) }
     }
 
     static func removeCraftedArtifacts() throws {

@@ -1,9 +1,10 @@
 import Foundation
 import XCTest
+import AKBase
 import Transport
 
 /// The programs a conformance case needs on the other end of a channel.
-enum TestPeer {
+enum TestPeer: Sendable {
     case echo                       // copies input to output until EOF (cat)
     case exit(Int32)                // exits at once with this status, reading nothing
     case stderrThenExit(String)     // writes a line to stderr, exits 0
@@ -28,13 +29,13 @@ enum TestPeer {
 }
 
 /// What an implementation under test can report; in-process ends have no exit status or stderr.
-struct ChannelFactory {
+struct ChannelFactory: Sendable {
     var reportsTermination: Bool
-    var make: (TestPeer) throws -> ByteChannel
+    var make: @Sendable (TestPeer) throws -> ByteChannel
 }
 
 /// The cases every ByteChannel must pass, written once.
-struct ConformanceSuite {
+struct ConformanceSuite: Sendable {
     let factory: ChannelFactory
 
     func readAll(_ ch: ByteChannel, deadline: TimeInterval = 60) throws -> [UInt8] {
@@ -125,6 +126,20 @@ struct ConformanceSuite {
         XCTAssertEqual(t.stderrTail, ["oops"])
     }
 
+    /// A peer that says nothing: a read with a timeout gives up with kind `timeout`, not a hang.
+    func readWithTimeoutGivesUp() throws {
+        let ch = try factory.make(.silentEcho)
+        defer { ch.close() }
+        let started = Date()
+        XCTAssertThrowsError(try ch.read(maxLength: 1024, timeout: 0.3)) { error in
+            XCTAssertEqual((error as? TransportError)?.kind, .timeout, "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10)
+        // The channel still works afterwards.
+        try ch.write(Array("x".utf8))
+        XCTAssertEqual(try ch.read(maxLength: 1, timeout: 10), Array("x".utf8))
+    }
+
     /// The peer is gone; writing must fail rather than block forever once buffers fill.
     func writeToDeadPeerThrows() throws {
         let ch = try factory.make(.exit(0))
@@ -148,16 +163,12 @@ struct ConformanceSuite {
 }
 
 /// A one-shot result handed from a worker thread, waited for with a deadline.
-final class ResultBox<T>: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var value: Result<T, Error>?
-    func set(_ v: Result<T, Error>) { cond.lock(); value = v; cond.broadcast(); cond.unlock() }
+final class ResultBox<T: Sendable>: Sendable {
+    private let value = Monitor<Result<T, SendableError>?>(nil)
+    struct SendableError: Error, @unchecked Sendable { let error: Error }   // errors cross threads once, read-only
+    func set(_ v: Result<T, Error>) { value.update { $0 = v.mapError { SendableError(error: $0) } } }
     func wait(seconds: TimeInterval) -> Result<T, Error>? {
-        let deadline = Date().addingTimeInterval(seconds)
-        cond.lock()
-        defer { cond.unlock() }
-        while value == nil { if !cond.wait(until: deadline) { break } }
-        return value
+        value.wait(until: Date().addingTimeInterval(seconds)) { $0 }.map { $0.mapError { $0.error } }
     }
 }
 

@@ -25,8 +25,10 @@ final class SSHTransportTests: XCTestCase {
     }
 
     var suite: ConformanceSuite {
-        ConformanceSuite(factory: ChannelFactory(reportsTermination: true) { peer in
-            let h = try self.h()
+        let harness = Self.harness, failure = Self.harnessError
+        return ConformanceSuite(factory: ChannelFactory(reportsTermination: true) { peer in
+            if let failure { throw failure }
+            let h = try XCTUnwrap(harness)
             return try SSHConnection.open(endpoint: try h.endpoint(), command: peer.command)
         })
     }
@@ -38,6 +40,7 @@ final class SSHTransportTests: XCTestCase {
     func testExitStatusCollected() throws { try suite.exitStatusCollected() }
     func testStderrTailCaptured() throws { try suite.stderrTailCaptured() }
     func testWriteToDeadPeerThrows() throws { try suite.writeToDeadPeerThrows() }
+    func testReadWithTimeoutGivesUp() throws { try suite.readWithTimeoutGivesUp() }
 
     // MARK: SSH specifics
 
@@ -98,6 +101,59 @@ final class SSHTransportTests: XCTestCase {
             XCTAssertEqual(te.kind, .hostKeyChanged, te.description)
             XCTAssertTrue(te.message.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), te.description)
             XCTAssertTrue(te.message.contains("known_hosts_changed:3"), te.description)
+        }
+    }
+
+    private func pubKey(_ file: String) throws -> (type: String, blob: String) {
+        let f = try String(contentsOfFile: file, encoding: .utf8).split(separator: " ")
+        return (String(f[0]), String(f[1]))
+    }
+
+    private func open(knownHosts text: String, name: String) throws -> SSHConnection {
+        let h = try h()
+        let kh = h.dir + "/known_hosts_\(name)"
+        try text.write(toFile: kh, atomically: true, encoding: .utf8)
+        let cfg = h.dir + "/cfg_\(name)"
+        try h.writeClientConfig(extra: "", file: cfg, knownHostsFile: kh)
+        return try SSHConnection.open(endpoint: try h.endpoint(configFile: cfg), command: "cat")
+    }
+
+    func testRevokedKeyIsRefusedEvenWhenAlsoKnown() throws {
+        let h = try h()
+        let key = try pubKey(h.hostKeyEd25519Pub)
+        let text = "[127.0.0.1]:\(h.port) \(key.type) \(key.blob)\n@revoked * \(key.type) \(key.blob)\n"
+        XCTAssertThrowsError(try open(knownHosts: text, name: "revoked")) { e in
+            guard let te = e as? TransportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(te.kind, .hostKeyChanged, te.description)
+            XCTAssertTrue(te.message.contains("@revoked") && te.message.contains("known_hosts_revoked:2"), te.description)
+        }
+    }
+
+    func testCertificateAuthorityOnlyIsAClearNotSupported() throws {
+        let h = try h()
+        let other = h.dir + "/ca_key"
+        if !FileManager.default.fileExists(atPath: other) {
+            try SSHDHarness.mustRun(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", other])
+        }
+        let ca = try pubKey(other + ".pub")
+        XCTAssertThrowsError(try open(knownHosts: "@cert-authority [127.0.0.1]:\(h.port) \(ca.type) \(ca.blob)\n", name: "ca")) { e in
+            guard let te = e as? TransportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(te.kind, .hostKeyUnknown, te.description)
+            XCTAssertTrue(te.message.contains("@cert-authority") && te.message.contains("cannot verify host certificates"), te.description)
+        }
+    }
+
+    func testKnownWithAnotherKeyTypeOnlyIsChangedNotUnknown() throws {
+        let h = try h()
+        // known_hosts holds only an RSA key for the host; the server offers ed25519 or ecdsa.
+        let other = h.dir + "/rsa_host_key"
+        if !FileManager.default.fileExists(atPath: other) {
+            try SSHDHarness.mustRun(["/usr/bin/ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-C", "", "-f", other])
+        }
+        let rsa = try pubKey(other + ".pub")
+        XCTAssertThrowsError(try open(knownHosts: "[127.0.0.1]:\(h.port) \(rsa.type) \(rsa.blob)\n", name: "othertype")) { e in
+            guard let te = e as? TransportError else { return XCTFail("\(e)") }
+            XCTAssertEqual(te.kind, .hostKeyChanged, te.description)
         }
     }
 
