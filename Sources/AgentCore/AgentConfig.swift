@@ -36,6 +36,10 @@ public struct AgentConfig: Equatable, Sendable {
     public var trustedKeys: [String] = []
     /// Seconds without a byte or heartbeat from the controller before the agent treats it as gone.
     public var peerTimeout = 60
+    /// Whether a dump no trusted key signed may replace the live database (with the controller's
+    /// --trust-unsigned). Off by default: whoever holds the operator's key could otherwise put any
+    /// content into Authentik. Restore tests of such dumps are always allowed.
+    public var allowUnsignedRestores = false
 
     public init() {}
 
@@ -43,7 +47,7 @@ public struct AgentConfig: Equatable, Sendable {
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
         "database", "db_user", "db_os_user", "docker", "compose_command", "health_url", "max_health_timeout",
-        "state_dir", "trusted_keys", "peer_timeout",
+        "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores",
     ]
 
     /// Loads `path`; a missing file means all defaults.
@@ -81,6 +85,7 @@ public struct AgentConfig: Equatable, Sendable {
             }
             c.trustedKeys = v
         }
+        if let v = try file.boolean("allow_unsigned_restores") { c.allowUnsignedRestores = v }
         if let v = try file.integer("peer_timeout") {
             guard (5...3600).contains(v) else {
                 throw ConfigError(file: path, line: file.lines["peer_timeout"], message: "peer_timeout must be 5…3600 seconds",
@@ -129,6 +134,7 @@ public struct AgentConfig: Equatable, Sendable {
         #state_dir = "\(d.stateDir)"     # the signing key, the lock, spool and undo files
         #trusted_keys = []               # more agent keys to accept, e.g. this host's key before a rebuild
         #peer_timeout = \(d.peerTimeout)              # seconds of silence from the controller before it counts as gone
+        #allow_unsigned_restores = false  # true: --trust-unsigned may restore a hand-made dump into live
 
         """
     }

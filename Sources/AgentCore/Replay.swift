@@ -36,6 +36,24 @@ struct Replayer {
         return String((0..<48).map { _ in alphabet[Int.random(in: 0..<alphabet.count)] })
     }
 
+    /// Reads the whole artifact through the replay filter without running anything: a dump that
+    /// holds anything pg_dump never writes is refused before a database is created, a service stopped
+    /// or live dropped — even one the operator chose to trust unsigned.
+    static func check(_ spool: Spool) throws {
+        let inflater = GzipInflater()
+        var filter = ReplayFilter()
+        do {
+            try spool.readAll { chunk in try inflater.push(chunk) { _ = try filter.push($0) } }
+            try inflater.finish()
+            _ = try filter.finish()
+        } catch let refusal as ReplayRefusal {
+            throw ErrorMessage(id: nil, code: .untrusted, message: "the dump was refused before psql saw any of it: \(refusal.description)",
+                               hint: "it holds something pg_dump never writes; nothing was changed")
+        } catch let e as GzipError {
+            throw ErrorMessage(id: nil, code: .failed, message: "the artifact is unreadable: \(e)", hint: "nothing was changed; pick another backup")
+        }
+    }
+
     /// Replays `spool` into `database`. Returns why it failed (nothing was committed then), or nil.
     /// `shouldStop` is asked between chunks (the controller went away before the swap window).
     func replay(_ spool: Spool, into database: String, restrict: Bool,

@@ -67,6 +67,7 @@ struct RestoreJob {
         // The bytes, into a private spool, checked before anything changes.
         let spool = try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size)
         try steps.run("receive and check \(request.artifact)") { try receive(into: spool, id: id, expected: provenance, session: session) }
+        try steps.run("check every statement of \(request.artifact)") { try Replayer.check(spool) }
         if request.mode != .replace, session.peerGone {
             throw TransportError(.io, host: "controller", "the controller went away before the restore could start", hint: "nothing was changed")
         }
@@ -161,6 +162,18 @@ struct RestoreJob {
 
     /// Decides, before a byte arrives, whether this artifact may be restored and what it must hash to.
     func provenance(of request: RestoreRequest) throws -> Provenance {
+        let decided = try signature(of: request)
+        // Unsigned content into live is this host's decision, not the controller's: a stolen laptop
+        // key must not be able to replace Authentik's database with data of its choosing.
+        if !decided.signed && request.mode != .test && !context.config.allowUnsignedRestores {
+            throw ErrorMessage(id: request.id, code: .untrusted,
+                               message: "\(context.hostName) does not restore a dump no trusted agent key signed into the live database",
+                               hint: "a restore-test of it is allowed; to restore it, an administrator of \(context.hostName) sets allow_unsigned_restores = true in \(AgentConfig.defaultPath)")
+        }
+        return decided
+    }
+
+    private func signature(of request: RestoreRequest) throws -> Provenance {
         guard ArtifactName.isValid(request.artifact) else {
             throw ErrorMessage(id: request.id, code: .badRequest, message: "refusing artifact name \"\(String(request.artifact.prefix(80)))\"",
                                hint: "names look like authentik-db-2026-01-31T020000Z.sql.gz")

@@ -68,6 +68,7 @@ struct UndoJob {
                 guard s.size == copy.size, try s.rehash() == copy.sha256 else {
                     throw ErrorMessage(id: nil, code: .failed, message: "the undo copy \(copy.file) changed since it was made", hint: "restore a backup instead")
                 }
+                try Replayer.check(s)
                 return s
             }
         } catch {

@@ -27,12 +27,12 @@ final class RestoreJobTests: XCTestCase {
 
     /// Sends `request`, then (after restore.ready) `bytes` as the artifact stream.
     func restore(mode: RestoreMode = .test, bytes: [UInt8]? = nil, manifest: Manifest?, trustUnsigned: Bool = false,
-                 size: Int64? = nil, sha256: String? = nil, trustedKeys: [String] = [],
+                 size: Int64? = nil, sha256: String? = nil, trustedKeys: [String] = [], allowUnsigned: Bool = false,
                  configure: (FakeDatabase, FakeApp) -> Void = { _, _ in }) throws -> Outcome {
         let db = FakeDatabase(), app = FakeApp()
         db.state.update { $0.artifactModel = FakeDatabase.sample }
         configure(db, app)
-        let agent = try InProcessAgent(context: Harness.context(db: db, app: app, trustedKeys: trustedKeys))
+        let agent = try InProcessAgent(context: Harness.context(db: db, app: app, trustedKeys: trustedKeys) { $0.allowUnsignedRestores = allowUnsigned })
         let bytes = bytes ?? artifact()
         let id = agent.client.makeID()
         try agent.client.send(RestoreRequest(id: id, mode: mode, artifact: artifactName, size: size ?? manifest?.size ?? Int64(bytes.count),
@@ -100,6 +100,20 @@ final class RestoreJobTests: XCTestCase {
         XCTAssertEqual(r.outcome, .tested, r.message)
         XCTAssertEqual(r.artifactSigned, false)
         XCTAssertNil(r.validation?.schemaChecked, "an unsigned manifest's facts prove nothing: only the key tables are checked")
+    }
+
+    /// A stolen laptop key may say --trust-unsigned; only the agent's own config lets unsigned content into live.
+    func testUnsignedContentReachesLiveOnlyWhenTheAgentAllowsIt() throws {
+        let bytes = artifact()
+        for mode in [RestoreMode.swap, .replace] {
+            let refused = try restore(mode: mode, bytes: bytes, manifest: nil, trustUnsigned: true)
+            XCTAssertEqual(refused.error?.code, .untrusted, "\(mode)")
+            XCTAssertTrue(refused.error?.hint.contains("allow_unsigned_restores = true") == true, refused.error?.hint ?? "")
+            XCTAssertFalse(refused.db.calls.contains { $0.hasPrefix("create") || $0.hasPrefix("drop") || $0.hasPrefix("dump") }, "\(refused.db.calls)")
+            XCTAssertEqual(refused.app.calls, [])
+            let allowed = try restore(mode: mode, bytes: bytes, manifest: nil, trustUnsigned: true, allowUnsigned: true)
+            XCTAssertEqual(allowed.result?.receipt.outcome, .restored, "\(mode): \(String(describing: allowed.error))")
+        }
     }
 
     func testAManifestSignedByAnUnknownKeyNamesTheKeyToTrust() throws {

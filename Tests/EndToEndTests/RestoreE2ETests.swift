@@ -177,7 +177,7 @@ final class RestoreE2ETests: XCTestCase {
         let before = try RestoreFixture.liveContent()
         let serverStarted = try RestoreFixture.startedAt("authentik-server")
 
-        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--trust-unsigned", "--json"], timeout: 300)
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--trust-unsigned", "--json", "--config", try RestoreFixture.lenientConfig()], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
         let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
         XCTAssertEqual(receipt["outcome"] as? String, "failed")
@@ -200,7 +200,8 @@ final class RestoreE2ETests: XCTestCase {
         let before = try RestoreFixture.liveContent()
         defer { RestoreFixture.removeUndoCopies() }
 
-        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--replace", "--yes", "--trust-unsigned", "--json"], timeout: 300)
+        let r = try Lab.runAsOperator([akbackup, "restore", broken, "--replace", "--yes", "--trust-unsigned", "--json",
+                                       "--config", try RestoreFixture.lenientConfig()], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
         let tables = try Lab.psql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'template');")
         XCTAssertEqual(tables.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0", "nothing of the failed replay was committed")
@@ -551,6 +552,14 @@ enum RestoreFixture {
 
     static let agentState = "/var/lib/akbackup-agent"
 
+    /// A controller config for `infra-lenient`: an infra-core whose administrator allows --trust-unsigned restores into live.
+    static func lenientConfig() throws -> String {
+        let path = "\(Lab.operatorHome)/akbackup-lenient-e2e.toml"
+        try "[agent]\nhost = \"infra-lenient\"\n".write(toFile: path, atomically: true, encoding: .utf8)
+        _ = try Lab.run(["chown", Lab.operatorUser, path])
+        return path
+    }
+
     /// The agent process holding a (nameless) spool file open: the artifact is streaming into it.
     static func waitForSpooling(timeout: TimeInterval = 120) throws -> Int32 {
         var found: Int32 = 0
@@ -588,7 +597,8 @@ enum RestoreFixture {
     }
 
     static func removeCraftedArtifacts() throws {
-        for file in (try? FileManager.default.contentsOfDirectory(atPath: Lab.nasBackupDir)) ?? [] where file.hasPrefix("authentik-db-2001-") {
+        for file in (try? FileManager.default.contentsOfDirectory(atPath: Lab.nasBackupDir)) ?? []
+        where file.hasPrefix("authentik-db-2001-") || file.hasPrefix("authentik-db-2099-") {
             try? FileManager.default.removeItem(atPath: "\(Lab.nasBackupDir)/\(file)")
         }
     }

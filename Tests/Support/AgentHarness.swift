@@ -271,8 +271,10 @@ public enum Harness {
 
     public static func context(db: FakeDatabase = FakeDatabase(), app: FakeApp = FakeApp(), stateDir: String? = nil,
                         clock: Date = Date(timeIntervalSince1970: 1_800_000_000), signingKey: SigningKey? = Harness.key,
-                        trustedKeys: [String] = [], log: Monitor<[String]> = Monitor([])) -> AgentContext {
+                        trustedKeys: [String] = [], log: Monitor<[String]> = Monitor([]),
+                        configure: (inout AgentConfig) -> Void = { _ in }) -> AgentContext {
         var config = AgentConfig()
+        configure(&config)
         config.stateDir = stateDir ?? (NSTemporaryDirectory() + "akbackup-agent-test-" + UUID().uuidString)
         config.trustedKeys = trustedKeys
         return AgentContext(config: config, hostName: "infra-core", database: { db }, app: app, signingKey: { signingKey },
