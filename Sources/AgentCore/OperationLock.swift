@@ -31,7 +31,7 @@ public final class OperationLock {
                                hint: "create it: sudo install -d -o \(NSUserName()) \(stateDir) (deploy/agent/install does this)")
         }
         let path = (stateDir as NSString).appendingPathComponent("operation.lock")
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw ErrorMessage(id: nil, code: .failed, message: "cannot open \(path): \(String(cString: strerror(errno)))",
                                hint: "give \(NSUserName()) write access to \(stateDir)")
