@@ -65,7 +65,7 @@ let package = Package(
             "ReceiverCore", "AKBase",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        // TEMP-DISABLED .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "AKBase", "ProtocolSession", "Transport", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "AKBase", "ProtocolSession", "Transport", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "TransportTests", dependencies: ["Transport", "SSHTransport", "ProtocolSession", "AKProtocol", "AKBase", "ProcessRunner"]),
         // Scripted fakes of the agent's host (database server, app services) and in-process servers, for tests.
         .target(name: "AgentHarness", dependencies: ["AgentCore", "ReceiverCore", "ControllerCore", "AKBase", "AKProtocol", "ProtocolSession",

@@ -1,16 +1,22 @@
 #!/usr/bin/env python3
 """Validates the protocol's golden vectors against protocol/schema/*.schema.json.
 
-- every control frame in vectors/valid/*.hex must be a JSON object valid against the schema of
-  its `type`, and carry no field the schema does not list (the reference encoder sends none);
-  frames after a `data` message are raw bytes up to the empty frame and are skipped;
+- the message types are the schema files other than the shared ones (manifest, receipt, signature);
+  every control frame in vectors/valid/*.hex must be a JSON object valid against the schema of its
+  `type`, and carry no field the schema does not list (the reference encoder sends none); frames
+  after a `data` message are raw bytes up to the empty frame and are skipped, and heartbeat frames
+  (the length word 0x80000000, no payload) are skipped wherever they stand;
 - every message type has a schema and at least one valid vector;
-- schema/manifest.schema.json (the NAME.json file beside each artifact, also referenced by
-  upload.commit, list.result, verify.result, fetch.started and restore) is valid, and so is every
-  vectors/manifest/*.json against it; likewise schema/receipt.schema.json (receipts/NAME on the NAS,
-  referenced by receipt.store and receipts.result) and every vectors/receipt/*.json;
+- schema/manifest.schema.json (the signed manifest: NAME.json beside each artifact, also referenced
+  by backup.result, upload.commit, list.result, verify.result, fetch.started and restore) is valid,
+  and so is every vectors/manifest/*.json against it; likewise schema/receipt.schema.json (the
+  agent's signed receipt: receipts/NAME on the NAS, referenced by restore.result, receipt.store and
+  receipts.result) and every vectors/receipt/*.json; both refer to schema/signature.schema.json;
+- every document in vectors/signature/ (a manifest or a receipt by its `format`) is valid against
+  its schema, except those named *-malformed-*, which the schema must reject;
 - every vectors/invalid/*.hex expected to be `invalidJSON` that parses as a JSON object of a known
-  type must be rejected by its schema (so the schemas are not looser than the decoder).
+  type must be rejected by its schema (so the schemas are not looser than the decoder, range checks
+  included).
 
 Exit 0 when all hold, 1 on a failure, 3 when the jsonschema package is missing.
 """
@@ -26,21 +32,22 @@ except ImportError:
     sys.exit(3)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-TYPES = ["hello", "probe", "probe.result", "error", "cancel", "progress", "data",
-         "backup", "backup.started", "backup.result", "upload", "upload.ready",
-         "upload.commit", "upload.abort", "upload.result", "list", "list.result",
-         "verify", "verify.result",
-         "fetch", "fetch.started", "fetch.result", "restore", "restore.ready", "restore.result",
-         "undo", "databases", "databases.result", "drop-database", "receipt.store", "receipts",
-         "receipts.result", "done"]
 # Schemas that are not message types; messages refer to them with "$ref".
-SHARED = ["manifest", "receipt"]
+SHARED = ["manifest", "receipt", "signature"]
+TYPES = sorted(name[:-len(".schema.json")] for name in os.listdir(os.path.join(ROOT, "schema"))
+               if name.endswith(".schema.json") and name[:-len(".schema.json")] not in SHARED)
+HEARTBEAT = 0x80000000
+FORMATS = {"akbackup-manifest-2": "manifest", "akbackup-receipt-2": "receipt"}
 
 
 def frames(data: bytes):
+    """The payloads of a stream of frames; heartbeats carry none and are skipped."""
     i, out = 0, []
     while i + 4 <= len(data):
         n = int.from_bytes(data[i:i + 4], "big")
+        if n == HEARTBEAT:
+            i += 4
+            continue
         out.append(data[i + 4:i + 4 + n])
         i += 4 + n
     return out
@@ -99,6 +106,27 @@ def main() -> int:
 
     manifests = check_files("manifest")
     receipts = check_files("receipt")
+
+    signature_dir = os.path.join(ROOT, "vectors", "signature")
+    signed = 0
+    for name in sorted(os.listdir(signature_dir)):
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(signature_dir, name), encoding="utf-8") as f:
+            doc = json.load(f)
+        kind = FORMATS.get(doc.get("format")) if isinstance(doc, dict) else None
+        if kind is None:
+            continue   # keys.json, expect.json
+        signed += 1
+        errors = list(jsonschema.Draft202012Validator(raw[kind], registry=registry).iter_errors(doc))
+        if "-malformed-" in name:
+            if not errors:
+                failures.append(f"signature/{name}: the {kind} schema accepts a malformed signature")
+        else:
+            for err in errors:
+                failures.append(f"signature/{name}: {err.json_path}: {err.message}")
+    if signed == 0:
+        failures.append("no signed document in vectors/signature/")
 
     seen = set()
     valid_dir = os.path.join(ROOT, "vectors", "valid")
@@ -161,6 +189,7 @@ def main() -> int:
         print("FAIL", f)
     print(f"check_schemas: {count} valid control frames, {len(seen)}/{len(TYPES)} types, "
           f"{checked_invalid} invalid vectors rejected by a schema, {manifests} manifest files, {receipts} receipt files, "
+          f"{signed} signature documents, "
           f"{len(failures)} failures")
     return 1 if failures else 0
 

@@ -21,10 +21,12 @@ public enum MessageCodec {
         Frame.encode(encode(message))
     }
 
-    /// The frame carrying `message`, after checking that the receiver will accept it: the payload
-    /// fits in a frame and respects the JSON limits. Throws `ProtocolError.limitExceeded` otherwise,
+    /// The frame carrying `message`, after checking that the receiver will accept it: its numbers pass
+    /// the range checks, the payload fits in a frame and respects the JSON limits. Throws `ProtocolError.limitExceeded` otherwise,
     /// so a sender never transmits a message its peer must reject (nor traps in `Frame.encode`).
     public static func checkedFrame(_ message: Message) throws -> [UInt8] {
+        // The peer's range checks apply to what we send, too.
+        try message.body.validate()
         let payload = encode(message)
         guard payload.count <= ProtocolLimits.maxFramePayload else {
             throw ProtocolError.limitExceeded("a \(message.type) message of \(payload.count) bytes does not fit in a frame of \(ProtocolLimits.maxFramePayload) bytes")

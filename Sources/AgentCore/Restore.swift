@@ -62,10 +62,11 @@ struct RestoreJob {
         let stamp = context.stamp()
         let live = db.liveDatabase
         let target = request.mode == .replace ? live : (request.mode == .swap ? AgentDatabases.staging(stamp) : AgentDatabases.scratch(stamp))
+        // Room for the spool is checked before the controller is told to send.
+        let spool = try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size)
         try session.send(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings))
 
-        // The bytes, into a private spool, checked before anything changes.
-        let spool = try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size)
+        // The bytes, into the private spool, checked before anything changes.
         try steps.run("receive and check \(request.artifact)") { try receive(into: spool, id: id, expected: provenance, session: session) }
         try steps.run("check every statement of \(request.artifact)") { try Replayer.check(spool) }
         if request.mode != .replace, session.peerGone {

@@ -37,6 +37,8 @@ public final class ServerSession: Sendable {
         var cancelActions: [@Sendable () -> Void] = []
         /// The incoming data stream whose items the handler is taking (its header taken, its end not yet).
         var openData: UInt64?
+        /// `run` returned: the reader stops instead of waiting for room in the queue.
+        var finished = false
     }
 
     /// How the session ended, as the remote program's exit code.
@@ -57,8 +59,9 @@ public final class ServerSession: Sendable {
     /// The controller's hello, once received.
     public var peer: Hello? { state.read { $0.peer } }
 
-    /// The controller is gone (end of input, read error, or silence past the peer timeout).
-    public var peerGone: Bool { state.read { $0.pumpEnded != nil && $0.inbox.isEmpty } }
+    /// The controller is gone (end of input, read error, or silence past the peer timeout), even if
+    /// what it sent before is still queued.
+    public var peerGone: Bool { state.read { $0.pumpEnded != nil } }
 
     /// Runs `action` (on the pump's thread) once the controller is gone; at once if it already is.
     public func onPeerGone(_ action: @escaping @Sendable () -> Void) {
@@ -132,7 +135,8 @@ public final class ServerSession: Sendable {
                 }
                 // Bounded: a controller that floods us while the handler does not read is held back by
                 // its own full window; ending items are always queued.
-                _ = state.wait { s -> Bool? in s.inbox.count < 8 || ended ? true : nil }
+                _ = state.wait { s -> Bool? in s.inbox.count < 8 || ended || s.finished ? true : nil }
+                if state.read({ $0.finished }) { return }
                 let actions = state.update { s -> [@Sendable () -> Void] in
                     s.inbox.append(item)
                     guard ended else { return [] }
@@ -154,7 +158,10 @@ public final class ServerSession: Sendable {
     /// Runs the session. `handler` answers one request; an `ErrorMessage` it throws goes to the
     /// controller as is, any other error as `internal`.
     public func run(handler: (Message, ServerSession) throws -> Void) -> Outcome {
-        defer { framed.stopHeartbeats() }
+        defer {
+            framed.stopHeartbeats()
+            state.update { $0.finished = true }
+        }
         do {
             try framed.send(hello)
             guard let first = try framed.receive(timeout: timing.helloTimeout) else { return .clean }

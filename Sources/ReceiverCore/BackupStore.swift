@@ -104,9 +104,14 @@ public struct BackupStore: Sendable {
     }
 
     /// A page of artifacts, newest first, each with its manifest summary and the signature verdict.
+    /// A page stops early when the next entry would not fit half a frame (the controller asks on).
     public func list(offset: Int, limit: Int) throws -> (page: [ArtifactInfo], total: Int) {
         let names = try artifactNames()
-        let page = names.dropFirst(offset).prefix(limit).compactMap { name -> ArtifactInfo? in
+        var page: [ArtifactInfo] = []
+        var bytes = 0
+        let budget = ProtocolLimits.maxFramePayload / 2
+        let encoder = MessageCodec.canonicalEncoder()
+        for info in names.dropFirst(offset).lazy.compactMap({ name -> ArtifactInfo? in
             var st = stat()
             guard lstat(path(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
             let modified = Date(timeIntervalSince1970: TimeInterval(st.st_mtim.tv_sec))
@@ -115,8 +120,14 @@ public struct BackupStore: Sendable {
             var summary = manifest
             summary?.rowCounts = [:]   // the full manifest comes with verify and fetch: a page fits one frame
             return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: summary, signature: status)
+        }) {
+            guard page.count < limit else { break }
+            let size = (try? encoder.encode(info).count) ?? budget
+            if !page.isEmpty && bytes + size > budget { break }
+            bytes += size
+            page.append(info)
         }
-        return (Array(page), names.count)
+        return (page, names.count)
     }
 
     /// The manifest beside an artifact, when it reads, decodes and passes its range checks.

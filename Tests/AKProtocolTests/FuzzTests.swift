@@ -22,39 +22,49 @@ final class FuzzTests: XCTestCase {
         mutating func id() -> UInt64 { chance(20) ? [0, 1, UInt64.max, UInt64(Int64.max)][int(4)] : UInt64(int(50)) }
 
         mutating func message() -> Message {
-            switch int(7) {
+            switch int(9) {
             case 0:
                 let role: Role = [.agent, .receiver, .controller][int(3)]
-                return .hello(Hello(role: role, protocolVersion: chance(90) ? 1 : int(4), software: string(), host: string(),
-                                    capabilities: (0..<int(4)).map { _ in string() }))
-            case 1: return .probe(ProbeRequest(id: id()))
+                return Message(Hello(role: role, protocolVersion: chance(90) ? AKVersion.protocolVersion : int(4), software: string(), host: string(),
+                                     capabilities: (0..<int(4)).map { _ in string() }))
+            case 1: return Message(ProbeRequest(id: id()))
             case 2:
-                return .probeResult(ProbeResult(id: id(), checks: (0..<int(4)).map { _ in
-                    Check(name: string(), ok: chance(50), detail: string(), hint: chance(50) ? string() : nil)
+                return Message(ProbeResult(id: id(), checks: (0..<int(4)).map { _ in
+                    Check(name: string(), ok: chance(50), detail: string(), hint: chance(50) ? string() : nil, warning: chance(20) ? chance(50) : nil)
                 }))
             case 3:
                 let codes: [ErrorCode] = [.protocolError, .versionMismatch, .badRequest, .unsupported, .busy, .notFound, .ioError,
-                                          .noSpace, .failed, .cancelled, .internalError, .other]
-                return .error(ErrorMessage(id: chance(30) ? nil : id(), code: codes[int(codes.count)], message: string(), hint: string()))
-            case 4: return .cancel(CancelRequest(id: id()))
-            case 5: return .progress(ProgressReport(id: id(), phase: string(), bytes: chance(10) ? Int64.min : Int64(int(1 << 30))))
-            default: return .data(DataHeader(id: id(), stream: string()))
+                                          .noSpace, .failed, .cancelled, .untrusted, .internalError, .other]
+                return Message(ErrorMessage(id: chance(30) ? nil : id(), code: codes[int(codes.count)], message: string(), hint: string()))
+            case 4: return Message(CancelRequest(id: id()))
+            case 5: return Message(ProgressReport(id: id(), phase: string(), bytes: chance(10) ? Int64.min : Int64(int(1 << 30))))
+            case 6: return Message(BackupRequest(id: id(), threads: chance(50) ? nil : int(20) - 2))
+            case 7:
+                // Any message of the catalogue, signed documents included.
+                return ValidCatalogue.messages[int(ValidCatalogue.messages.count)].1
+            default: return Message(DataHeader(id: id(), stream: string()))
             }
         }
 
-        /// A plausible controller → remote stream: requests, cancels, data streams.
+        /// A plausible controller → remote stream: requests, cancels, data streams, heartbeats after the first frame.
         mutating func validStream() -> [UInt8] {
             var out: [UInt8] = []
+            func beat() { if !out.isEmpty && chance(15) { out += Frame.heartbeat } }
             for _ in 0..<int(5) {
+                beat()
                 switch int(4) {
                 case 0:
                     let h = DataHeader(id: id(), stream: string())
-                    out += MessageCodec.frame(.data(h))
-                    for _ in 0..<int(3) { out += Frame.encode((0..<int(40)).map { _ in UInt8(truncatingIfNeeded: int(256)) } + [1]) }
+                    out += MessageCodec.frame(Message(h))
+                    for _ in 0..<int(3) {
+                        beat()
+                        out += Frame.encode((0..<int(40)).map { _ in UInt8(truncatingIfNeeded: int(256)) } + [1])
+                    }
+                    beat()
                     out += Frame.encode([])
-                case 1: out += MessageCodec.frame(.cancel(CancelRequest(id: id())))
+                case 1: out += MessageCodec.frame(Message(CancelRequest(id: id())))
                 case 2: out += MessageCodec.frame(message())
-                default: out += MessageCodec.frame(.probe(ProbeRequest(id: id())))
+                default: out += MessageCodec.frame(Message(ProbeRequest(id: id())))
                 }
             }
             return out
@@ -76,7 +86,7 @@ final class FuzzTests: XCTestCase {
         mutating func mutate(_ input: [UInt8]) -> [UInt8] {
             var b = input
             for _ in 0..<(1 + int(3)) {
-                switch int(9) {
+                switch int(11) {
                 case 0 where !b.isEmpty: b[int(b.count)] ^= UInt8(1 << int(8))                         // bit flip
                 case 1 where !b.isEmpty: b = Array(b.prefix(int(b.count)))                             // truncate
                 case 2: b.insert(UInt8(truncatingIfNeeded: rng.next()), at: int(b.count + 1))         // insert
@@ -91,6 +101,9 @@ final class FuzzTests: XCTestCase {
                     b.insert(contentsOf: b[i..<j], at: int(b.count + 1))
                 case 6: b = Array("Welcome to infra-core\n".utf8).prefix(int(23)) + b                 // banner in front
                 case 7 where !b.isEmpty: b[int(b.count)] = [0x22, 0x5C, 0x7B, 0x7D, 0x5B, 0x5D, 0x2C, 0xFF, 0xC0, 0x00][int(10)]
+                case 8: b.insert(contentsOf: Frame.heartbeat, at: int(b.count + 1))                      // a heartbeat anywhere
+                case 9 where !b.isEmpty:                                                               // a digit changed: ranges
+                    if let i = b.indices.filter({ (0x30...0x39).contains(b[$0]) }).randomElement(using: &rng) { b[i] = UInt8(0x30 + int(10)) }
                 default: b += MessageCodec.frame(message())                                            // splice
                 }
             }
@@ -161,7 +174,7 @@ final class FuzzTests: XCTestCase {
         var outcomes = [ServerSession.Outcome: Int]()
         for n in 0..<cases {
             let role: Role = n % 2 == 0 ? .agent : .receiver
-            var input: [UInt8] = gen.chance(90) ? MessageCodec.frame(.hello(Hello(role: .controller, host: "laptop"))) : []
+            var input: [UInt8] = gen.chance(90) ? MessageCodec.frame(Message(Hello(role: .controller, host: "laptop"))) : []
             input += gen.fuzzCase()
             let toServer = MemoryPipe(), fromServer = MemoryPipe()
             try toServer.write(input, peer: "fuzz")
@@ -180,9 +193,9 @@ final class FuzzTests: XCTestCase {
             fromServer.closeWriter()
             do {
                 let out = try Pipeline.decodeStream([fromServer.allWritten])
-                XCTAssertEqual(out.first, .message(.hello(hello)), "case \(n); seed \(seed)")
+                XCTAssertEqual(out.first, .message(Message(hello)), "case \(n); seed \(seed)")
                 if outcome == .protocolViolation || outcome == .versionMismatch {
-                    guard case .message(.error(let e))? = out.last else {
+                    guard let e = out.last?.message(ErrorMessage.self) else {
                         XCTFail("case \(n): no error before exit \(outcome.rawValue); seed \(seed)"); continue
                     }
                     XCTAssertEqual(e.code, outcome == .protocolViolation ? .protocolError : .versionMismatch)

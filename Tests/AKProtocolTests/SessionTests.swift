@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Foundation
 import ProtocolSession
@@ -11,10 +12,10 @@ final class RunningServer: @unchecked Sendable {
     private var result: ServerSession.Outcome?
     private var lines: [String] = []
 
-    init(channel: MemoryChannel, hello: Hello,
-         handler: @escaping (Message, ServerSession) throws -> Void = Fixtures.handler) {
+    init(channel: MemoryChannel, hello: Hello, timing: ServerSession.Timing = ServerSession.Timing(),
+         handler: @escaping @Sendable (Message, ServerSession) throws -> Void = Fixtures.handler) {
         Thread.detachNewThread { [self] in
-            let session = ServerSession(channel: channel, hello: hello) { line in
+            let session = ServerSession(channel: channel, hello: hello, timing: timing) { line in
                 self.lock.lock(); self.lines.append(line); self.lock.unlock()
             }
             let outcome = session.run(handler: handler)
@@ -74,34 +75,54 @@ final class SessionTests: XCTestCase {
         let (c, r) = MemoryChannel.pair()
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
-        XCTAssertEqual(try framed.receive(), .message(.hello(agentHello())))
+        XCTAssertEqual(try framed.receive(), .message(Message(agentHello())))
         try c.closeWrite()   // end of input before the controller's hello: nothing to do, exit 0
         XCTAssertEqual(server.outcome(), .clean)
         XCTAssertNil(try framed.receive())
     }
 
+    func testVersionAndSoftwareOfThisRelease() {
+        XCTAssertEqual(AKVersion.protocolVersion, 2)
+        XCTAssertEqual(AKVersion.software, "0.2.0")
+        XCTAssertEqual(Hello(role: .agent, host: "x").protocolVersion, 2)
+    }
+
     func testRemoteWithNewerProtocolIsRefusedNamingBothVersionsAndHost() throws {
         let (c, r) = MemoryChannel.pair()
-        let server = RunningServer(channel: r, hello: agentHello(version: 2, software: "0.2.0"))
+        let server = RunningServer(channel: r, hello: agentHello(version: 3, software: "0.3.0"))
         let client = ClientSession(channel: c, host: "infra-core")
         XCTAssertThrowsError(try client.handshake(expecting: .agent, localHost: "laptop")) { error in
             guard let e = error as? SessionError else { return XCTFail("\(error)") }
-            XCTAssertEqual(e.error, .versionMismatch(local: 1, remote: 2, remoteSoftware: "agent 0.2.0"))
-            XCTAssertEqual(e.summary, "infra-core: protocol version mismatch: this side speaks 1, remote agent 0.2.0 speaks 2")
+            XCTAssertEqual(e.error, .versionMismatch(local: 2, remote: 3, remoteSoftware: "agent 0.3.0"))
+            XCTAssertEqual(e.summary, "infra-core: protocol version mismatch: this side speaks 2, remote agent 0.3.0 speaks 3")
             XCTAssertTrue(e.hint.contains("same akbackup version"))
         }
         // The controller refuses without answering; the remote sees end of input.
         XCTAssertEqual(server.outcome(), .clean)
     }
 
-    func testControllerWithNewerProtocolRefusesOlderRemote() throws {
+    func testControllerRefusesAVersion1Remote() throws {
         let (c, r) = MemoryChannel.pair()
-        let server = RunningServer(channel: r, hello: agentHello())
-        let client = ClientSession(channel: c, host: "infra-core", protocolVersion: 2)
+        let server = RunningServer(channel: r, hello: agentHello(version: 1, software: "0.1.0"))
+        let client = ClientSession(channel: c, host: "infra-core")
         XCTAssertThrowsError(try client.handshake(expecting: .agent, localHost: "laptop")) { error in
             guard let e = error as? SessionError else { return XCTFail("\(error)") }
             XCTAssertEqual(e.error, .versionMismatch(local: 2, remote: 1, remoteSoftware: "agent 0.1.0"))
             XCTAssertEqual(e.summary, "infra-core: protocol version mismatch: this side speaks 2, remote agent 0.1.0 speaks 1")
+        }
+        XCTAssertEqual(server.outcome(), .clean)
+        // Nothing but the remote's hello went over the link: no hello, and no heartbeat, from the controller.
+        XCTAssertEqual(r.inbound.allWritten, [])
+    }
+
+    func testControllerWithNewerProtocolRefusesOlderRemote() throws {
+        let (c, r) = MemoryChannel.pair()
+        let server = RunningServer(channel: r, hello: agentHello())
+        let client = ClientSession(channel: c, host: "infra-core", protocolVersion: 3)
+        XCTAssertThrowsError(try client.handshake(expecting: .agent, localHost: "laptop")) { error in
+            guard let e = error as? SessionError else { return XCTFail("\(error)") }
+            XCTAssertEqual(e.error, .versionMismatch(local: 3, remote: 2, remoteSoftware: "agent 0.2.0"))
+            XCTAssertEqual(e.summary, "infra-core: protocol version mismatch: this side speaks 3, remote agent 0.2.0 speaks 2")
         }
         XCTAssertEqual(server.outcome(), .clean)
     }
@@ -111,11 +132,11 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
         _ = try framed.receive()
-        try framed.send(.hello(Hello(role: .controller, protocolVersion: 2, software: "0.2.0", host: "laptop")))
-        guard case .message(.error(let e))? = try framed.receive() else { return XCTFail("expected an error") }
+        try framed.send(Message(Hello(role: .controller, protocolVersion: 1, software: "0.1.0", host: "laptop")))
+        guard let e = try framed.receive()?.message(ErrorMessage.self) else { return XCTFail("expected an error") }
         XCTAssertNil(e.id)
         XCTAssertEqual(e.code, .versionMismatch)
-        XCTAssertEqual(e.message, "protocol version mismatch: agent 0.1.0 speaks 1, controller 0.2.0 speaks 2")
+        XCTAssertEqual(e.message, "protocol version mismatch: agent 0.2.0 speaks 2, controller 0.1.0 speaks 1")
         XCTAssertEqual(server.outcome(), .versionMismatch)
         XCTAssertEqual(ServerSession.Outcome.versionMismatch.rawValue, 3)
         XCTAssertNil(try framed.receive(), "the remote closes after the error")
@@ -123,7 +144,9 @@ final class SessionTests: XCTestCase {
         let remote = RemoteError(host: "infra-core", e)
         XCTAssertEqual(remote.code, .versionMismatch)
         XCTAssertEqual(remote.description.split(separator: "\n").first.map(String.init),
-                       "infra-core: protocol version mismatch: agent 0.1.0 speaks 1, controller 0.2.0 speaks 2")
+                       "infra-core: protocol version mismatch: agent 0.2.0 speaks 2, controller 0.1.0 speaks 1")
+        // The server's whole output: its hello and the error, no heartbeat (heartbeats start after the handshake).
+        XCTAssertEqual(frameCensus(c.inbound.allWritten).heartbeats, 0)
     }
 
     func testWrongRole() throws {
@@ -143,8 +166,8 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
         _ = try framed.receive()
-        try framed.send(.hello(Hello(role: .agent, host: "other")))
-        guard case .message(.error(let e))? = try framed.receive() else { return XCTFail() }
+        try framed.send(Message(Hello(role: .agent, host: "other")))
+        guard let e = try framed.receive()?.message(ErrorMessage.self) else { return XCTFail() }
         XCTAssertEqual(e.code, .protocolError)
         XCTAssertEqual(server.outcome(), .protocolViolation)
     }
@@ -189,7 +212,7 @@ final class SessionTests: XCTestCase {
         struct Hinted: HintedError { var summary = "zpool: command not found"; var hint = "install zfsutils" }
         let (c, r) = MemoryChannel.pair()
         let server = RunningServer(channel: r, hello: agentHello()) { message, _ in
-            guard case .probe(let p) = message else { return }
+            guard let p = message.as(ProbeRequest.self) else { return }
             if p.id == 1 { throw Hinted() }
             throw Plain()
         }
@@ -209,9 +232,9 @@ final class SessionTests: XCTestCase {
     func testOversizedAnswerIsRefusedAtTheSenderAndTheSessionGoesOn() throws {
         let (c, r) = MemoryChannel.pair()
         let server = RunningServer(channel: r, hello: agentHello()) { message, session in
-            guard case .probe(let p) = message else { return }
+            guard let p = message.as(ProbeRequest.self) else { return }
             let checks = (0..<(p.id == 1 ? 10_001 : 1)).map { Check(name: "c\($0)", ok: true, detail: "") }
-            try session.send(.probeResult(ProbeResult(id: p.id, checks: checks)))
+            try session.send(ProbeResult(id: p.id, checks: checks))
         }
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
@@ -227,7 +250,7 @@ final class SessionTests: XCTestCase {
 
     func testConnectionCutMidFrameIsAClearErrorNotAHang() throws {
         let (c, r) = MemoryChannel.pair()
-        let result = MessageCodec.frame(.probeResult(ProbeResult(id: 1, checks: Fixtures.fixedChecks)))
+        let result = MessageCodec.frame(Message(ProbeResult(id: 1, checks: Fixtures.fixedChecks)))
         let server = RunningServer(channel: r, hello: agentHello()) { _, _ in
             try r.write(Array(result.prefix(30)))
             r.close()   // the link drops in the middle of the answer
@@ -245,7 +268,7 @@ final class SessionTests: XCTestCase {
     }
 
     func testRemoteEndingBetweenFramesIsExplained() throws {
-        let hello = MessageCodec.frame(.hello(agentHello()))
+        let hello = MessageCodec.frame(Message(agentHello()))
         let channel = MemoryChannel.scripted(hello)
         channel.termination = ChannelTermination(exitStatus: 1, stderrTail: ["akbackup-agent: out of memory"])
         let client = ClientSession(channel: channel, host: "infra-core")
@@ -265,12 +288,12 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
         _ = try framed.receive()
-        if sendHello { try framed.send(.hello(Hello(role: .controller, host: "laptop"))) }
+        if sendHello { try framed.send(Message(Hello(role: .controller, host: "laptop"))) }
         for f in frames { try c.write(MessageCodec.frame(f)) }
         XCTAssertEqual(server.outcome(), .protocolViolation, file: file, line: line)
         var last: Message?
         while let item = try framed.receive() { if case .message(let m) = item { last = m } }
-        guard case .error(let e)? = last else { return XCTFail("no error sent", file: file, line: line) }
+        guard let e = last?.as(ErrorMessage.self) else { return XCTFail("no error sent", file: file, line: line) }
         XCTAssertEqual(e.code, .protocolError, file: file, line: line)
         XCTAssertNil(e.id, file: file, line: line)
         XCTAssertTrue(e.message.contains(expectInLog), e.message, file: file, line: line)
@@ -278,11 +301,11 @@ final class SessionTests: XCTestCase {
     }
 
     func testOutOfSequenceFramesAreRejected() throws {
-        try serverRejects([.probe(ProbeRequest(id: 1))], sendHello: false, expectInLog: "expected the controller's hello first")
-        try serverRejects([.hello(Hello(role: .controller, host: "laptop"))], expectInLog: "second hello")
-        try serverRejects([.probeResult(ProbeResult(id: 1, checks: []))], expectInLog: "probe.result is sent by the remote program")
-        try serverRejects([.progress(ProgressReport(id: 1, phase: "x", bytes: 0))], expectInLog: "progress is sent by the remote program")
-        try serverRejects([.error(ErrorMessage(id: nil, code: .failed, message: "m", hint: "h"))], expectInLog: "error is sent by the remote program")
+        try serverRejects([Message(ProbeRequest(id: 1))], sendHello: false, expectInLog: "expected the controller's hello first")
+        try serverRejects([Message(Hello(role: .controller, host: "laptop"))], expectInLog: "second hello")
+        try serverRejects([Message(ProbeResult(id: 1, checks: []))], expectInLog: "probe.result is sent by the remote program")
+        try serverRejects([Message(ProgressReport(id: 1, phase: "x", bytes: 0))], expectInLog: "progress is sent by the remote program")
+        try serverRejects([Message(ErrorMessage(id: nil, code: .failed, message: "m", hint: "h"))], expectInLog: "error is sent by the remote program")
     }
 
     func testGarbageFromTheControllerEndsTheSessionWithExit2() throws {
@@ -290,10 +313,10 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
         _ = try framed.receive()
-        try framed.send(.hello(Hello(role: .controller, host: "laptop")))
+        try framed.send(Message(Hello(role: .controller, host: "laptop")))
         try c.write(Frame.encode(Array(#"{"type":"backup.start","id":1}"#.utf8)))
         XCTAssertEqual(server.outcome(), .protocolViolation)
-        guard case .message(.error(let e))? = try framed.receive() else { return XCTFail() }
+        guard let e = try framed.receive()?.message(ErrorMessage.self) else { return XCTFail() }
         XCTAssertEqual(e.message, #"protocol error: unknown message type "backup.start""#)
     }
 
@@ -302,8 +325,8 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let framed = FramedChannel(c)
         _ = try framed.receive()
-        try framed.send(.hello(Hello(role: .controller, host: "laptop")))
-        try c.write(Array(MessageCodec.frame(.probe(ProbeRequest(id: 1))).prefix(7)))
+        try framed.send(Message(Hello(role: .controller, host: "laptop")))
+        try c.write(Array(MessageCodec.frame(Message(ProbeRequest(id: 1))).prefix(7)))
         try c.closeWrite()
         XCTAssertEqual(server.outcome(), .protocolViolation)
     }
@@ -315,11 +338,11 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
-        try client.send(.data(DataHeader(id: 7, stream: "upload")))
+        try client.send(DataHeader(id: 7, stream: "upload"))
         try client.framed.sendChunk(Array(#"{"type":"probe","id":99}"#.utf8))   // raw bytes that look like JSON
         try client.framed.sendChunk([0xFF, 0x00])
         try client.framed.endData()
-        guard case .message(.error(let e)) = try client.receive(context: "test") else { return XCTFail() }
+        guard let e = try client.receive(context: "test").message(ErrorMessage.self) else { return XCTFail() }
         XCTAssertEqual(e.id, 7)
         XCTAssertEqual(e.code, .unsupported)
         XCTAssertEqual(try client.probe().checks, Fixtures.fixedChecks)
@@ -330,12 +353,12 @@ final class SessionTests: XCTestCase {
     func testEndOfInputInsideADataStreamIsAViolation() throws {
         let (c, r) = MemoryChannel.pair()
         let server = RunningServer(channel: r, hello: agentHello()) { message, session in
-            guard case .data = message else { return }
-            while let item = try session.framed.receive(), item != .endOfData(id: 7) {}
+            guard message.as(DataHeader.self) != nil else { return }
+            while let item = try session.receive(), item != .endOfData(id: 7) {}
         }
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
-        try client.send(.data(DataHeader(id: 7, stream: "upload")))
+        try client.send(DataHeader(id: 7, stream: "upload"))
         try client.framed.sendChunk([1, 2, 3])
         try c.closeWrite()
         XCTAssertEqual(server.outcome(), .protocolViolation)
@@ -348,11 +371,11 @@ final class SessionTests: XCTestCase {
         let server = RunningServer(channel: r, hello: agentHello())
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
-        try client.send(.probe(ProbeRequest(id: 5)))
-        try client.send(.cancel(CancelRequest(id: 5)))
-        try client.send(.cancel(CancelRequest(id: 12345)))   // unknown id: ignored
+        try client.send(ProbeRequest(id: 5))
+        try client.send(CancelRequest(id: 5))
+        try client.send(CancelRequest(id: 12345))   // unknown id: ignored
         // The request had already finished when the cancel was read: its normal answer.
-        XCTAssertEqual(try client.receive(context: "test"), .message(.probeResult(ProbeResult(id: 5, checks: Fixtures.fixedChecks))))
+        XCTAssertEqual(try client.receive(context: "test"), .message(Message(ProbeResult(id: 5, checks: Fixtures.fixedChecks))))
         XCTAssertEqual(try client.probe().id, 1)
         client.close()
         XCTAssertEqual(server.outcome(), .clean)
@@ -373,17 +396,17 @@ final class SessionTests: XCTestCase {
     func testProgressGoesToTheCallbackAndOtherRequestsAreOutOfSequence() throws {
         let (c, r) = MemoryChannel.pair()
         let server = RunningServer(channel: r, hello: agentHello()) { message, session in
-            guard case .probe(let p) = message else { return }
-            try session.send(.progress(ProgressReport(id: p.id, phase: "scan", bytes: 10)))
-            try session.send(.progress(ProgressReport(id: p.id, phase: "scan", bytes: 20)))
-            try session.send(.probeResult(ProbeResult(id: p.id, checks: [])))
-            try session.send(.progress(ProgressReport(id: p.id + 100, phase: "stray", bytes: 0)))
+            guard let p = message.as(ProbeRequest.self) else { return }
+            try session.send(ProgressReport(id: p.id, phase: "scan", bytes: 10))
+            try session.send(ProgressReport(id: p.id, phase: "scan", bytes: 20))
+            try session.send(ProbeResult(id: p.id, checks: []))
+            try session.send(ProgressReport(id: p.id + 100, phase: "stray", bytes: 0))
         }
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
         var seen: [Int64] = []
-        let answer = try client.call(.probe(ProbeRequest(id: client.makeID()))) { seen.append($0.bytes) }
-        XCTAssertEqual(answer, .probeResult(ProbeResult(id: 1, checks: [])))
+        let answer = try client.call(ProbeRequest(id: client.makeID())) { seen.append($0.bytes) }
+        XCTAssertEqual(answer, Message(ProbeResult(id: 1, checks: [])))
         XCTAssertEqual(seen, [10, 20])
         XCTAssertThrowsError(try client.probe()) { error in
             XCTAssertEqual(((error as? SessionError)?.error).map(caseName), "outOfSequence")
@@ -396,11 +419,11 @@ final class SessionTests: XCTestCase {
         let proceed = DispatchSemaphore(value: 0)
         let server = RunningServer(channel: r, hello: agentHello()) { message, session in
             proceed.wait()
-            try session.send(.probeResult(ProbeResult(id: message.requestID ?? 0, checks: [])))
+            try session.send(ProbeResult(id: message.requestID ?? 0, checks: []))
         }
         let client = ClientSession(channel: c, host: "infra-core")
         try client.handshake(expecting: .agent, localHost: "laptop")
-        try client.send(.probe(ProbeRequest(id: 1)))
+        try client.send(ProbeRequest(id: 1))
         client.close()      // the controller and its end of the link are gone
         proceed.signal()
         XCTAssertEqual(server.outcome(), .linkLost)

@@ -1,4 +1,5 @@
 import AKProtocol
+import Crypto
 import Foundation
 import ProtocolSession
 import Transport
@@ -101,7 +102,7 @@ enum Pipeline {
                     continue
                 }
                 let m = try MessageCodec.decode(payload)
-                if case .data(let h) = m { openData = h.id }
+                if let h = m.as(DataHeader.self) { openData = h.id }
                 items.append(.message(m))
             }
         }
@@ -112,6 +113,20 @@ enum Pipeline {
         try decoder.finish()
         if let id = openData { throw ProtocolError.outOfSequence("stream ended inside data of request \(id)") }
         return items
+    }
+
+    /// `bytes` (a valid stream of whole frames) with a heartbeat frame after every frame but the last:
+    /// between messages and inside data streams, never before the first frame.
+    static func withHeartbeats(_ bytes: [UInt8]) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var i = 0
+        while i + 4 <= bytes.count {
+            let n = Int(UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3]))
+            out += bytes[i..<(i + 4 + n)]
+            i += 4 + n
+            if i < bytes.count { out += Frame.heartbeat }
+        }
+        return out
     }
 
     /// Splits `bytes` at random points.
@@ -163,9 +178,16 @@ final class MemoryPipe: @unchecked Sendable {
         cond.broadcast()
     }
 
-    func read(maxLength: Int) -> [UInt8] {
+    /// Nil when `deadline` passed with nothing to read.
+    func read(maxLength: Int, deadline: Date? = nil) -> [UInt8]? {
         cond.lock(); defer { cond.unlock() }
-        while buffer.isEmpty && !writerClosed && !readerClosed { cond.wait() }
+        while buffer.isEmpty && !writerClosed && !readerClosed {
+            if let deadline {
+                if !cond.wait(until: deadline) && Date() >= deadline && buffer.isEmpty && !writerClosed && !readerClosed { return nil }
+            } else {
+                cond.wait()
+            }
+        }
         if buffer.isEmpty { return [] }
         let n = min(maxLength, buffer.count)
         let out = Array(buffer[0..<n])
@@ -215,7 +237,12 @@ final class MemoryChannel: ByteChannel, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) throws { try outbound.write(bytes, peer: peerName) }
-    func read(maxLength: Int) throws -> [UInt8] { inbound.read(maxLength: min(maxLength, readLimit)) }
+    func read(maxLength: Int, timeout: TimeInterval?) throws -> [UInt8] {
+        guard let bytes = inbound.read(maxLength: min(maxLength, readLimit), deadline: timeout.map { Date().addingTimeInterval($0) }) else {
+            throw TransportError.silent(peerName, seconds: timeout ?? 0)
+        }
+        return bytes
+    }
     func closeWrite() throws { outbound.closeWriter() }
 
     @discardableResult func close() -> ChannelTermination {
@@ -237,9 +264,9 @@ enum Fixtures {
 
     /// Answers probe with a fixed result, anything else with `unsupported`.
     static func handler(_ message: Message, _ session: ServerSession) throws {
-        switch message {
-        case .probe(let p):
-            try session.send(.probeResult(ProbeResult(id: p.id, checks: fixedChecks)))
+        switch message.body {
+        case let p as ProbeRequest:
+            try session.send(ProbeResult(id: p.id, checks: fixedChecks))
         default:
             throw ErrorMessage(id: message.requestID, code: .unsupported, message: "\(message.type) is not supported here",
                                hint: "upgrade the remote program")
@@ -247,7 +274,7 @@ enum Fixtures {
     }
 
     /// Runs `body` on another thread and waits at most `seconds`; nil if it did not finish (a hang).
-    static func bounded<T>(seconds: Double = 10, _ body: @escaping () -> T) -> T? {
+    static func bounded<T>(seconds: Double = 10, _ body: @escaping @Sendable () -> T) -> T? {
         let done = DispatchSemaphore(value: 0)
         let box = Box<T>()
         Thread.detachNewThread {
@@ -259,4 +286,48 @@ enum Fixtures {
     }
 
     final class Box<T>: @unchecked Sendable { var value: T? }
+
+    /// Waits until `condition` holds, polling, for at most `seconds`; whether it held.
+    static func eventually(seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        return condition()
+    }
+}
+
+/// Counts heartbeat frames and payload frames in what a side wrote (a whole stream of frames).
+func frameCensus(_ bytes: [UInt8]) -> (heartbeats: Int, payloads: Int) {
+    var decoder = FrameDecoder()
+    decoder.push(bytes)
+    var heartbeats = 0, payloads = 0
+    while let frame = try? decoder.nextFrame() {
+        if frame == .heartbeat { heartbeats += 1 } else { payloads += 1 }
+    }
+    return (heartbeats, payloads)
+}
+
+// MARK: - Fixed signing keys (protocol/vectors/signature/README.md)
+
+/// The test vectors' Ed25519 keys: the secret keys (seeds) of RFC 8032 §7.1 TEST 1 and TEST 2, so
+/// anyone can check them against the RFC. Never use them for anything but tests.
+enum TestKeys {
+    /// RFC 8032 §7.1 TEST 1: the key "the agent" signs the vectors with.
+    static let agentSeedHex = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"
+    /// RFC 8032 §7.1 TEST 2: "another agent", one the verifier does not trust.
+    static let otherSeedHex = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"
+
+    static var agent: Curve25519.Signing.PrivateKey { try! Curve25519.Signing.PrivateKey(rawRepresentation: try! Hex.decode(agentSeedHex)) }
+    static var other: Curve25519.Signing.PrivateKey { try! Curve25519.Signing.PrivateKey(rawRepresentation: try! Hex.decode(otherSeedHex)) }
+    static var agentPublic: AgentPublicKey { AgentPublicKey(raw: [UInt8](agent.publicKey.rawRepresentation))! }
+    static var otherPublic: AgentPublicKey { AgentPublicKey(raw: [UInt8](other.publicKey.rawRepresentation))! }
+
+    /// `document` signed with `key` (default: the agent's).
+    static func signed<D: SignedDocument>(_ document: D, with key: Curve25519.Signing.PrivateKey = agent) -> D {
+        var d = document
+        try! d.sign(with: key)
+        return d
+    }
 }

@@ -170,13 +170,21 @@ final class ReceiverTests: XCTestCase {
             try encoder.encode(m).write(to: URL(fileURLWithPath: dir + "/" + BackupStore.manifestName(for: n)))
         }
         let nas = try InProcessReceiver(directory: dir)
-        let first = try nas.client.call(ListRequest(id: nas.client.makeID()), expecting: ListResult.self)
         let total = Set(try FileManager.default.contentsOfDirectory(atPath: dir).filter(ArtifactName.isValid)).count
-        XCTAssertEqual(first.total, total)
-        XCTAssertEqual(first.artifacts.count, min(1000, total))
-        let second = try nas.client.call(ListRequest(id: nas.client.makeID(), offset: 1000, limit: 1000), expecting: ListResult.self)
-        XCTAssertEqual(first.artifacts.count + second.artifacts.count, total)
-        XCTAssertTrue(first.artifacts.allSatisfy { $0.manifest?.rowCounts.isEmpty == true }, "pages carry summaries")
+        var seen: [String] = []
+        var pages = 0
+        while seen.count < total {
+            let page = try nas.client.call(ListRequest(id: nas.client.makeID(), offset: seen.count, limit: 1000), expecting: ListResult.self)
+            XCTAssertEqual(page.total, total)
+            XCTAssertFalse(page.artifacts.isEmpty)
+            XCTAssertLessThanOrEqual(MessageCodec.encode(Message(page)).count, ProtocolLimits.maxFramePayload, "a page fits one frame")
+            XCTAssertTrue(page.artifacts.allSatisfy { $0.manifest?.rowCounts.isEmpty == true }, "pages carry summaries")
+            seen += page.artifacts.map(\.name)
+            pages += 1
+        }
+        XCTAssertEqual(seen, seen.sorted(by: >), "newest first, across pages")
+        XCTAssertEqual(Set(seen).count, total)
+        XCTAssertGreaterThan(pages, 1)
     }
 
     func testOnlyAgentSignedReceiptsAreKept() throws {
