@@ -71,6 +71,7 @@ let package = Package(
         .target(name: "AgentHarness", dependencies: ["AgentCore", "ReceiverCore", "ControllerCore", "AKBase", "AKProtocol", "ProtocolSession",
                                                      "Transport", "ProcessRunner", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/Support"),
+        .testTarget(name: "DumpFormatTests", dependencies: ["DumpFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentHarness", "AgentCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport",

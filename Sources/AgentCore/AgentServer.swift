@@ -39,7 +39,7 @@ public enum AgentServer {
     }
 
     /// The request loop, over any session and context (tests run it in-process with fakes).
-    public static func serve(session: ServerSession, context: AgentContext, configSource: String) -> ServerSession.Outcome {
+    public static func serve(session: ServerSession, context: AgentContext, configSource: String) -> ServerSession.SessionEnd {
         session.run { message, session in
             let controller = session.peer?.host ?? "unknown"
             switch message.body {

@@ -42,7 +42,7 @@ public final class ServerSession: Sendable {
     }
 
     /// How the session ended, as the remote program's exit code.
-    public enum Outcome: Int32, Sendable {
+    public enum SessionEnd: Int32, Sendable {
         case clean = 0
         case protocolViolation = 2
         case versionMismatch = 3
@@ -157,7 +157,7 @@ public final class ServerSession: Sendable {
 
     /// Runs the session. `handler` answers one request; an `ErrorMessage` it throws goes to the
     /// controller as is, any other error as `internal`.
-    public func run(handler: (Message, ServerSession) throws -> Void) -> Outcome {
+    public func run(handler: (Message, ServerSession) throws -> Void) -> SessionEnd {
         defer {
             framed.stopHeartbeats()
             state.update { $0.finished = true }
@@ -239,7 +239,7 @@ public final class ServerSession: Sendable {
         try framed.send(error)
     }
 
-    private func reject(_ error: ProtocolError) -> Outcome {
+    private func reject(_ error: ProtocolError) -> SessionEnd {
         log(error.description)
         if framed.isSendingData { try? framed.endData() }
         try? framed.send(ErrorMessage(id: nil, code: .protocolError, message: error.description, hint: error.hint))

@@ -106,7 +106,12 @@ public struct BackupStore: Sendable {
     /// A page of artifacts, newest first, each with its manifest summary and the signature verdict.
     /// A page stops early when the next entry would not fit half a frame (the controller asks on).
     public func list(offset: Int, limit: Int) throws -> (page: [ArtifactInfo], total: Int) {
-        let names = try artifactNames()
+        // Only regular files count, in the total as in the pages: the controller asks on with
+        // offset = entries received, so a skipped name would shift every later page.
+        let names = try artifactNames().filter { name in
+            var st = stat()
+            return lstat(path(name), &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
         var page: [ArtifactInfo] = []
         var bytes = 0
         let budget = ProtocolLimits.maxFramePayload / 2
@@ -219,26 +224,41 @@ public struct BackupStore: Sendable {
                             manifest: manifest, signature: status)
     }
 
+    /// Runs `body` holding an exclusive lock on the backup directory itself (flock on its descriptor):
+    /// an upload creates and locks its partial file under it, the stale-partial sweep runs under it.
+    func whileHoldingDirectoryLock<T>(_ body: () throws -> T) throws -> T {
+        let dirFD = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { return try body() }   // no directory yet: nothing to sweep either
+        defer { close(dirFD) }
+        while flock(dirFD, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(dirFD, LOCK_UN) }
+        return try body()
+    }
+
     /// Deletes `*.partial` files no live receiver holds (left by a killed receiver or a cut link).
+    /// An upload's partial is locked from its creation on (see `whileHoldingDirectoryLock`), so an
+    /// unlocked one is stale at any age. Manifest and receipt temp files are written in one go without
+    /// a lock: those are left alone while young.
     public func removeStalePartials(log: (String) -> Void) {
         for dir in [directory, receiptsDirectory] {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for name in names where name.hasSuffix(".partial") {
                 let base = String(name.dropLast(8))
-                guard ArtifactName.isValid(base) || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix))
+                let isUpload = dir == directory && ArtifactName.isValid(base)
+                guard isUpload || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix))
                         || (dir == receiptsDirectory && BackupStore.isReceiptName(base)) else { continue }
                 let p = (dir as NSString).appendingPathComponent(name)
                 var st = stat()
-                // A live upload creates its partial file and locks it a moment later: leave young files alone.
                 guard lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
-                      Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) > 2 else { continue }
-                let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-                guard fd >= 0 else { continue }
-                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                    unlink(p)
-                    log("removed stale \(name)")
-                }
-                close(fd)
+                      isUpload || Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) > 60 else { continue }
+                let removed: Bool = (try? whileHoldingDirectoryLock {
+                    let fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                    guard fd >= 0 else { return false }
+                    defer { close(fd) }
+                    guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+                    return unlink(p) == 0
+                }) ?? false
+                if removed { log("removed stale \(name)") }
             }
         }
     }

@@ -38,7 +38,7 @@ public enum ReceiverServer {
 
     /// The request loop, over any session and store (tests run it in-process).
     public static func serve(session: ServerSession, store: BackupStore, configSource: String,
-                             log: @escaping @Sendable (String) -> Void, now: @escaping () -> Date = Date.init) -> ServerSession.Outcome {
+                             log: @escaping @Sendable (String) -> Void, now: @escaping () -> Date = Date.init) -> ServerSession.SessionEnd {
         session.run { message, session in
             switch message.body {
             case let request as ProbeRequest:

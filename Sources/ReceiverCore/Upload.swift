@@ -41,11 +41,16 @@ struct UploadJob {
         }
         let fd: Int32
         do {
-            fd = try FileIO.createExclusive(partialPath, mode: 0o600)
+            // Created and locked under the directory's lock: the stale-partial sweep (which takes the
+            // same lock) never sees this file unlocked, however young.
+            fd = try store.whileHoldingDirectoryLock {
+                let fd = try FileIO.createExclusive(partialPath, mode: 0o600)
+                flock(fd, LOCK_EX)
+                return fd
+            }
         } catch let e as FileIOError {
             throw ErrorMessage(id: id, code: .ioError, message: e.summary, hint: e.hint)
         }
-        flock(fd, LOCK_EX)
         var published = false
         defer {
             close(fd)

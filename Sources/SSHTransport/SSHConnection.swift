@@ -11,6 +11,8 @@ import Glibc
 /// One I/O thread owns the session (libssh2 sessions are not thread-safe) and drives it
 /// non-blocking from a poll() loop; callers only touch the bounded queues under `cond`.
 /// Both directions are pumped by the same loop, so neither can starve the other.
+/// `@unchecked Sendable`: it wraps libssh2 pointers and descriptors (the C boundary); every mutable
+/// field is guarded by `cond`, and only the I/O thread calls libssh2.
 public final class SSHConnection: ByteChannel, @unchecked Sendable {
     public let peerName: String
     public let endpoint: SSHEndpoint

@@ -34,6 +34,8 @@ enum LibSSH2 {
 }
 
 /// A TCP connection with an SSH session on it, after handshake. Owned by one thread at a time.
+/// `@unchecked Sendable`: it wraps a libssh2 session pointer and a socket (the C boundary); libssh2
+/// allows one thread per session, which the connection's I/O thread enforces.
 final class SessionCore: @unchecked Sendable {
     let fd: Int32
     let session: OpaquePointer

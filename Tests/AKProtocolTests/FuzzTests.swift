@@ -171,7 +171,7 @@ final class FuzzTests: XCTestCase {
         let seed = self.seed
         print("FuzzTests.testFuzzServerSession seed: \(seed) (rerun with AKPROTO_FUZZ_SEED=\(seed))")
         var gen = Gen(rng: SplitMix64(seed: seed))
-        var outcomes = [ServerSession.Outcome: Int]()
+        var outcomes = [ServerSession.SessionEnd: Int]()
         for n in 0..<cases {
             let role: Role = n % 2 == 0 ? .agent : .receiver
             var input: [UInt8] = gen.chance(90) ? MessageCodec.frame(Message(Hello(role: .controller, host: "laptop"))) : []

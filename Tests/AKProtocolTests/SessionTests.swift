@@ -9,7 +9,7 @@ import XCTest
 final class RunningServer: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let lock = NSLock()
-    private var result: ServerSession.Outcome?
+    private var result: ServerSession.SessionEnd?
     private var lines: [String] = []
 
     init(channel: MemoryChannel, hello: Hello, timing: ServerSession.Timing = ServerSession.Timing(),
@@ -26,7 +26,7 @@ final class RunningServer: @unchecked Sendable {
     }
 
     /// The exit code, or nil (and a test failure) if the server did not finish within `seconds`.
-    func outcome(seconds: Double = 10, file: StaticString = #filePath, line: UInt = #line) -> ServerSession.Outcome? {
+    func outcome(seconds: Double = 10, file: StaticString = #filePath, line: UInt = #line) -> ServerSession.SessionEnd? {
         guard done.wait(timeout: .now() + seconds) == .success else {
             XCTFail("server session did not finish within \(seconds)s", file: file, line: line)
             return nil
@@ -138,7 +138,7 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(e.code, .versionMismatch)
         XCTAssertEqual(e.message, "protocol version mismatch: agent 0.2.0 speaks 2, controller 0.1.0 speaks 1")
         XCTAssertEqual(server.outcome(), .versionMismatch)
-        XCTAssertEqual(ServerSession.Outcome.versionMismatch.rawValue, 3)
+        XCTAssertEqual(ServerSession.SessionEnd.versionMismatch.rawValue, 3)
         XCTAssertNil(try framed.receive(), "the remote closes after the error")
         // Re-raised on the controller with the host in front and the same code.
         let remote = RemoteError(host: "infra-core", e)
@@ -427,8 +427,8 @@ final class SessionTests: XCTestCase {
         client.close()      // the controller and its end of the link are gone
         proceed.signal()
         XCTAssertEqual(server.outcome(), .linkLost)
-        XCTAssertEqual(ServerSession.Outcome.linkLost.rawValue, 4)
-        XCTAssertEqual(ServerSession.Outcome.protocolViolation.rawValue, 2)
-        XCTAssertEqual(ServerSession.Outcome.clean.rawValue, 0)
+        XCTAssertEqual(ServerSession.SessionEnd.linkLost.rawValue, 4)
+        XCTAssertEqual(ServerSession.SessionEnd.protocolViolation.rawValue, 2)
+        XCTAssertEqual(ServerSession.SessionEnd.clean.rawValue, 0)
     }
 }

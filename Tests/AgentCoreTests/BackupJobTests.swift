@@ -81,7 +81,7 @@ final class BackupJobTests: XCTestCase {
         let context = Harness.context(db: db, clock: Date())
         let session = ServerSession(channel: serverEnd, hello: Hello(role: .agent, host: "infra-core"), log: { _ in })
         let ended = DispatchSemaphore(value: 0)
-        let outcome = Monitor<ServerSession.Outcome?>(nil)
+        let outcome = Monitor<ServerSession.SessionEnd?>(nil)
         Thread {
             let o = AgentServer.serve(session: session, context: context, configSource: "test")
             outcome.update { $0 = o }

@@ -11,7 +11,12 @@ final class BackupE2ETests: XCTestCase {
 
     override func setUpWithError() throws {
         try Lab.require()
-        guard Lab.binariesInstalled else { throw XCTSkip("binaries not installed: deploy/lab/lab install --bin .build/debug") }
+        removeWhatThisTestStores()
+        guard Lab.binariesInstalled else {
+            let message = "binaries not installed: deploy/lab/lab install --bin .build/debug"
+            if Lab.isCI { throw LabError(message) }
+            throw XCTSkip(message)
+        }
         try F.emptySmall()
     }
 
@@ -111,6 +116,28 @@ final class BackupE2ETests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(F.smallDir)/\(earlier)"))
         try F.waitForAgentLockFree()
         _ = try F.smallBackup()
+    }
+
+    /// A remote program that dies mid-operation is a remote failure (exit 4), not an unreachable host (3).
+    func testReceiverKilledMidUploadIsExitCode4AndTheNextBackupCleansUp() throws {
+        let earlier = try F.smallBackup()
+        let controller = try F.startBackup(config: F.configFile(receiver: "nas-small"))
+        let holder = try F.lockHolderPID()
+        let dumpClient = try F.pauseDump(agent: holder)   // the upload stays open for as long as we like
+        defer { kill(dumpClient, SIGKILL) }
+        let partial = try F.waitForPartial()
+        let receiver = try F.processHolding("\(F.smallDir)/\(partial)", named: "akbackup-receiver")
+        XCTAssertEqual(kill(receiver, SIGKILL), 0, "kill the receiver (pid \(receiver))")
+        kill(dumpClient, SIGCONT)
+        let result = try controller.wait(timeout: 120)
+        XCTAssertEqual(result.status, 4, "\(result)")
+        XCTAssertTrue(result.stderr.hasPrefix("error: nas-small: ") && result.stderr.contains("\nhint: "), "unclear message: \(result.stderr)")
+        try F.waitForAgentLockFree()
+        let next = try F.smallBackup()
+        XCTAssertEqual(F.partials(), [], "the next session removed the killed receiver's partial file")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(F.smallDir)/\(partial.dropLast(8))"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(F.smallDir)/\(earlier)"))
+        XCTAssertTrue(try Lab.runAsOperator([RestoreFixture.akbackup, "verify", "--config", F.configFile(receiver: "nas-small"), next]).ok)
     }
 
     func testControllerKilledMidTransferLeavesNothingAndReleasesTheLock() throws {
@@ -434,6 +461,24 @@ enum BackupFixture {
     }
 
     /// Starts `akbackup backup` as the operator, output captured in files.
+    /// The pid of the process called `named` that has `path` open.
+    static func processHolding(_ path: String, named: String) throws -> Int32 {
+        var found: Int32 = 0
+        try Lab.waitUntil("\(named) holding \(path)", timeout: 30, interval: 0.01) {
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+                guard let pid = Int32(entry),
+                      ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? "").hasSuffix("/" + named),
+                      let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
+                if fds.contains(where: { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\($0)"))?.hasSuffix("/" + (path as NSString).lastPathComponent) == true }) {
+                    found = pid
+                    return true
+                }
+            }
+            return false
+        }
+        return found
+    }
+
     static func startBackup(config: String, extra: [String] = []) throws -> Background {
         try Background(Lab.asUser(Lab.operatorUser, home: Lab.operatorHome) + [RestoreFixture.akbackup, "backup", "--config", config] + extra)
     }

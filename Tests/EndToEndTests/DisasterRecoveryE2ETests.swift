@@ -11,6 +11,7 @@ final class DisasterRecoveryE2ETests: XCTestCase {
 
     override func setUpWithError() throws {
         try Lab.require()
+        removeWhatThisTestStores()
         try RestoreFixture.dropAkbackupDatabases()
     }
 
@@ -67,7 +68,7 @@ final class DisasterRecoveryE2ETests: XCTestCase {
         // ...and the backup comes back; Authentik is healthy with the backed-up content.
         let r = try Lab.runAsOperator([akbackup, "restore", "latest", "--yes", "--json"], timeout: 600)
         XCTAssertEqual(r.status, 0, r.description)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         XCTAssertEqual(receipt["artifact"] as? String, artifact)
         XCTAssertEqual(receipt["outcome"] as? String, "restored")
         XCTAssertEqual(try RestoreFixture.liveContent(), atBackup)

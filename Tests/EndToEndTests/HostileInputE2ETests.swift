@@ -9,6 +9,7 @@ final class HostileInputE2ETests: XCTestCase {
 
     override func setUpWithError() throws {
         try Lab.require()
+        removeWhatThisTestStores()
         try RestoreFixture.dropAkbackupDatabases()
         _ = try Lab.run(["docker", "exec", "authentik-postgres", "sh", "-c", "rm -f /tmp/akbackup-marker-*"])
     }

@@ -229,3 +229,29 @@ struct LabError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension XCTestCase {
+    /// Every backup, manifest and receipt this test adds on the NAS (and receipt in the operator's
+    /// archive) is removed when it ends, whatever its outcome: each test starts from what the lab had.
+    func removeWhatThisTestStores() {
+        let dirs = [Lab.nasBackupDir, Lab.nasBackupDir + "/receipts", Lab.operatorHome + "/.local/state/akbackup/receipts"]
+        let before = dirs.map { Set(Lab.regularFiles(in: $0)) }
+        addTeardownBlock {
+            for (dir, old) in zip(dirs, before) {
+                for name in Set(Lab.regularFiles(in: dir)).subtracting(old) {
+                    try? FileManager.default.removeItem(atPath: "\(dir)/\(name)")
+                }
+            }
+        }
+    }
+}
+
+extension Lab {
+    /// Names of the regular files directly in `dir` (none when it does not exist).
+    static func regularFiles(in dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { name in
+            var st = stat()
+            return lstat("\(dir)/\(name)", &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }
+    }
+}

@@ -9,6 +9,7 @@ final class RestoreE2ETests: XCTestCase {
 
     override func setUpWithError() throws {
         try Lab.require()
+        removeWhatThisTestStores()
         XCTAssertTrue(Lab.binariesInstalled, "binaries installed in the lab (deploy/lab/lab install)")
         try RestoreFixture.dropAkbackupDatabases()
     }
@@ -66,7 +67,7 @@ final class RestoreE2ETests: XCTestCase {
 
         let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         XCTAssertEqual(receipt["outcome"] as? String, "restored")
         let downtime = try XCTUnwrap(receipt["downtimeSeconds"] as? Double)
         XCTAssertLessThan(downtime, 30)
@@ -93,6 +94,38 @@ final class RestoreE2ETests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("hint:"), refused.description)
     }
 
+    /// Routine bodies and comments may hold lines that look like statements or psql commands (a procedure
+    /// may COMMIT); pg_dump writes them inside quotes. The replay filter must let them through unchanged and
+    /// the schema digest must prove they came back byte for byte.
+    func testARoutineWhoseBodyHasACommitLineIsRestoredByteForByte() throws {
+        let create = #"""
+            CREATE PROCEDURE public.akbackup_e2e_commits() LANGUAGE plpgsql AS $body$
+            BEGIN
+            COMMIT;
+            -- \! touch /tmp/akbackup-marker-body
+            ROLLBACK;
+            END
+            $body$;
+            COMMENT ON PROCEDURE public.akbackup_e2e_commits() IS E'first line\nCOMMIT;\n\\c postgres\nEND;';
+            """#
+        let definition = "SELECT p.prosrc || '|' || obj_description(p.oid, 'pg_proc') FROM pg_proc p WHERE p.proname = 'akbackup_e2e_commits';"
+        defer { _ = try? Lab.psql("DROP PROCEDURE IF EXISTS public.akbackup_e2e_commits();") }
+        XCTAssertTrue(try Lab.psql(create).ok)
+        let original = try Lab.psql(definition).stdout
+        XCTAssertTrue(original.contains("\nCOMMIT;\n"), original)
+        let artifact = try RestoreFixture.freshBackup()
+        XCTAssertTrue(try Lab.psql("CREATE OR REPLACE PROCEDURE public.akbackup_e2e_commits() LANGUAGE plpgsql AS $$BEGIN END$$;").ok)
+        XCTAssertNotEqual(try Lab.psql(definition).stdout, original)
+
+        let drill = try Lab.runAsOperator([akbackup, "restore-test", artifact, "--json"], timeout: 300)
+        XCTAssertEqual(drill.status, 0, drill.description)
+        let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        XCTAssertEqual(try Lab.psql(definition).stdout, original, "the body and the comment came back byte for byte")
+        let markers = try Lab.run(["docker", "exec", "authentik-postgres", "sh", "-c", "ls /tmp/akbackup-marker-* 2>/dev/null || true"])
+        XCTAssertEqual(markers.stdout, "")
+    }
+
     func testReplaceKeepsAnUndoCopyOnInfraCoreFirstAndUndoPutsItBack() throws {
         let artifact = try RestoreFixture.freshBackup()
         let atBackup = try RestoreFixture.liveContent()
@@ -104,7 +137,7 @@ final class RestoreE2ETests: XCTestCase {
         let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
         XCTAssertEqual(try RestoreFixture.liveContent(), atBackup)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         let undoPoint = try XCTUnwrap(receipt["undoPoint"] as? String, "\(receipt)")
         XCTAssertTrue(undoPoint.hasPrefix("/var/lib/akbackup-agent/undo/authentik-undo-"), undoPoint)
         XCTAssertTrue(FileManager.default.fileExists(atPath: undoPoint), "the agent kept its own undo copy on infra-core")
@@ -131,7 +164,7 @@ final class RestoreE2ETests: XCTestCase {
 
         let r = try Lab.runAsOperator([akbackup, "restore-test", name, "--trust-unsigned", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         XCTAssertEqual(receipt["outcome"] as? String, "tested")
         XCTAssertEqual(receipt["artifactSigned"] as? Bool, false, "the receipt says what was trusted")
         let fileHash = String(try Lab.run(["sha256sum", path]).stdout.prefix(64))
@@ -171,7 +204,8 @@ final class RestoreE2ETests: XCTestCase {
             let sql = try RestoreFixture.gunzip(gz)
             let text = String(decoding: sql, as: UTF8.self)
             let cut = text.range(of: "\n\\.\n")!.upperBound
-            let poisoned = String(text[..<cut]) + "SELECT akbackup_no_such_function();\n" + String(text[cut...])
+            // A statement pg_dump does write (so the replay filter lets it pass), failing in the server.
+            let poisoned = String(text[..<cut]) + "ALTER TABLE public.akbackup_no_such_table OWNER TO authentik;\n" + String(text[cut...])
             return try RestoreFixture.gzip(Array(poisoned.utf8))
         }
         let before = try RestoreFixture.liveContent()
@@ -179,9 +213,9 @@ final class RestoreE2ETests: XCTestCase {
 
         let r = try Lab.runAsOperator([akbackup, "restore", broken, "--yes", "--trust-unsigned", "--json", "--config", try RestoreFixture.lenientConfig()], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         XCTAssertEqual(receipt["outcome"] as? String, "failed")
-        XCTAssertTrue((receipt["message"] as? String ?? "").contains("akbackup_no_such_function"), "the reason is shown: \(receipt)")
+        XCTAssertTrue((receipt["message"] as? String ?? "").contains("akbackup_no_such_table"), "the reason is shown: \(receipt)")
         XCTAssertNil(receipt["downtimeSeconds"] as? Double, "the services never stopped")
         XCTAssertEqual(try RestoreFixture.liveContent(), before)
         XCTAssertEqual(try RestoreFixture.startedAt("authentik-server"), serverStarted)
@@ -222,7 +256,7 @@ final class RestoreE2ETests: XCTestCase {
 
         let r = try Lab.runAsOperator([akbackup, "restore", poisoned, "--yes", "--health-timeout", "8", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 1, r.description)
-        let receipt = try RestoreFixture.json(String(r.stdout[r.stdout.range(of: "{")!.lowerBound...]))
+        let receipt = try RestoreFixture.jsonObject(in: r)
         XCTAssertEqual(receipt["outcome"] as? String, "rolled-back", "\(receipt)")
         XCTAssertEqual(try RestoreFixture.liveContent(), before, "the previous database is live again")
         XCTAssertEqual(try Lab.containerState("authentik-server"), "running")
@@ -338,11 +372,12 @@ final class RestoreE2ETests: XCTestCase {
             let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--replace", "--yes", "--config", config])
             let agent = try RestoreFixture.waitForSpooling()
             // Freeze the controller: the link stays up but no byte (not even a heartbeat) flows any more.
-            XCTAssertTrue(try Lab.run(["pkill", "-STOP", "-u", Lab.operatorUser, "-f", "^\(akbackup) "]).ok)
+            let frozen = try RestoreFixture.controllerPID(under: controller)
+            XCTAssertEqual(kill(frozen, SIGSTOP), 0)
             let gaveUp = Result {
                 try Lab.waitUntil("the agent gave up its silent controller", timeout: 60) { !FileManager.default.fileExists(atPath: "/proc/\(agent)") }
             }
-            _ = try? Lab.run(["pkill", "-KILL", "-u", Lab.operatorUser, "-f", "^\(akbackup) "])
+            kill(frozen, SIGKILL)
             kill(controller.processIdentifier, SIGCONT)
             kill(controller.processIdentifier, SIGKILL)
             controller.waitUntilExit()
@@ -366,7 +401,7 @@ final class RestoreE2ETests: XCTestCase {
             defer { BackupFixture.restoreLink() }
             let controller = try RestoreFixture.startAsOperator([akbackup, "restore", artifact, "--yes"])
             let agent = try RestoreFixture.waitForSpooling()
-            try RestoreFixture.killController()
+            try RestoreFixture.signalController(controller, SIGKILL)
             controller.waitUntilExit()
             try Lab.waitUntil("the agent ended", timeout: 60) { !FileManager.default.fileExists(atPath: "/proc/\(agent)") }
             XCTAssertEqual(try RestoreFixture.liveContent(), before)
@@ -405,7 +440,7 @@ final class RestoreE2ETests: XCTestCase {
             try Lab.waitUntil("the replay into the staging database runs", timeout: 120, interval: 0.05) {
                 try RestoreFixture.sessions(onDatabasesLike: "authentik_restore_%") > 0
             }
-            try RestoreFixture.killController()
+            try RestoreFixture.signalController(controller, SIGKILL)
             controller.waitUntilExit()
             try Lab.waitUntil("the agent dropped the staging database", timeout: 60) {
                 try RestoreFixture.akbackupDatabases().isEmpty && RestoreFixture.agentLockIsFree()
@@ -424,7 +459,7 @@ final class RestoreE2ETests: XCTestCase {
             try Lab.waitUntil("the swap window opened (server stopped)", timeout: 180, interval: 0.05) {
                 try Lab.containerState("authentik-server") != "running"
             }
-            try RestoreFixture.killController()
+            try RestoreFixture.signalController(controller, SIGKILL)
             controller.waitUntilExit()
             try Lab.waitUntil("the agent finished: services up and ready", timeout: 120) {
                 try Lab.containerState("authentik-server") == "running"
@@ -539,6 +574,7 @@ enum RestoreFixture {
         // a re-made one gets its own.
         let corruptedInPlace = bytes.count == original.count && bytes != original
         manifest["sha256"] = corruptedInPlace ? unchangedHash : sha256Hex(bytes)
+        if !corruptedInPlace, let inflated = try? gunzip(bytes) { manifest["uncompressedSize"] = inflated.count }
         if !keepSignature { manifest.removeValue(forKey: "signature") }
         try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
         try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
@@ -608,6 +644,12 @@ enum RestoreFixture {
         return String(r?.stdout.prefix(64) ?? "")
     }
 
+    /// The JSON object a command printed after its progress lines; a clear failure (not a crash) when there is none.
+    static func jsonObject(in r: CommandResult) throws -> [String: Any] {
+        guard let start = r.stdout.range(of: "{") else { throw LabError("no JSON object in the output of \(r.description)") }
+        return try json(String(r.stdout[start.lowerBound...]))
+    }
+
     static func gunzip(_ bytes: [UInt8]) throws -> [UInt8] {
         let r = try Lab.run(["gzip", "-dc"], stdin: Data(bytes), timeout: 120)
         guard r.ok else { throw LabError(r.description) }
@@ -624,10 +666,22 @@ enum RestoreFixture {
         return try [UInt8](Data(contentsOf: URL(fileURLWithPath: path + ".gz")))
     }
 
-    /// SIGKILL to the operator's running akbackup (runuser forks, so its own pid is not the controller's).
-    static func killController() throws {
-        let r = try Lab.run(["pkill", "-KILL", "-u", Lab.operatorUser, "-f", "^\(akbackup) "])
-        XCTAssertEqual(r.status, 0, "a controller process was there to kill: \(r.description)")
+    /// The akbackup process started under `p` (runuser forks, so it is a descendant, not the child).
+    static func controllerPID(under p: Process) throws -> Int32 {
+        var pid: Int32 = 0
+        try Lab.waitUntil("the controller process is there", timeout: 10, interval: 0.02) {
+            pid = Background.descendants(of: p.processIdentifier).first {
+                ((try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\($0)/exe")) ?? "").hasSuffix("/akbackup")
+            } ?? 0
+            return pid != 0
+        }
+        return pid
+    }
+
+    /// Signals the controller this test started, by its PID.
+    static func signalController(_ p: Process, _ sig: Int32) throws {
+        let pid = try controllerPID(under: p)
+        XCTAssertEqual(kill(pid, sig), 0, "signal \(sig) to the controller (pid \(pid))")
     }
 
     /// Starts the controller as the operator without waiting for it.

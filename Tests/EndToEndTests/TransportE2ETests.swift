@@ -24,6 +24,7 @@ final class TransportE2ETests: XCTestCase {
 
     override func setUpWithError() throws {
         try Lab.require()
+        removeWhatThisTestStores()
         guard FileManager.default.isExecutableFile(atPath: Self.controller), Lab.binariesInstalled else {
             let message = "akbackup binaries are not installed in the lab; run: deploy/lab/lab install --bin .build/debug"
             if Lab.isCI { throw LabError(message) }

@@ -187,6 +187,29 @@ final class ReceiverTests: XCTestCase {
         XCTAssertGreaterThan(pages, 1)
     }
 
+    /// Names that are not regular files (a planted symlink, a directory) are neither listed nor counted:
+    /// paging by "entries received" then sees every artifact exactly once.
+    func testNamesThatAreNotFilesDoNotShiftThePages() throws {
+        let dir = try temporaryDirectory()
+        var real: [String] = []
+        for i in 0..<6 {
+            let n = String(format: "authentik-db-2026-03-%02dT000000Z.sql.gz", i + 1)
+            FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1]))
+            real.append(n)
+        }
+        try FileManager.default.createDirectory(atPath: dir + "/authentik-db-2026-03-07T000000Z.sql.gz", withIntermediateDirectories: false)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/authentik-db-2026-03-03T120000Z.sql.gz", withDestinationPath: "/etc/passwd")
+        let nas = try InProcessReceiver(directory: dir)
+        var seen: [String] = []
+        while true {
+            let page = try nas.client.call(ListRequest(id: nas.client.makeID(), offset: seen.count, limit: 2), expecting: ListResult.self)
+            XCTAssertEqual(page.total, real.count)
+            if page.artifacts.isEmpty { break }
+            seen += page.artifacts.map(\.name)
+        }
+        XCTAssertEqual(seen, real.sorted(by: >))
+    }
+
     func testOnlyAgentSignedReceiptsAreKept() throws {
         let dir = try temporaryDirectory()
         let nas = try InProcessReceiver(directory: dir)
@@ -217,5 +240,25 @@ final class ReceiverTests: XCTestCase {
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: other)
         BackupStore(directory: dir).removeStalePartials(log: { _ in })
         XCTAssertEqual(files(dir), ["notes.partial"], "only akbackup's own partials are removed")
+    }
+
+    /// An upload's partial is locked from birth: a killed receiver's is removed by the very next session,
+    /// however young; a live upload's is kept; a young manifest temp file (written unlocked) is kept.
+    func testAKilledUploadsPartialGoesAtOnceALiveOneStays() throws {
+        let dir = try temporaryDirectory()
+        let store = BackupStore(directory: dir)
+        let killed = dir + "/authentik-db-2026-01-01T000000Z.sql.gz.partial"
+        FileManager.default.createFile(atPath: killed, contents: Data([1]))
+        let live = dir + "/authentik-db-2026-01-02T000000Z.sql.gz.partial"
+        let liveFD = try store.whileHoldingDirectoryLock {
+            let fd = try FileIO.createExclusive(live, mode: 0o600)
+            flock(fd, LOCK_EX)
+            return fd
+        }
+        defer { close(liveFD) }
+        let manifestTemp = dir + "/authentik-db-2026-01-02T000000Z.json.partial"
+        FileManager.default.createFile(atPath: manifestTemp, contents: Data([1]))
+        store.removeStalePartials(log: { _ in })
+        XCTAssertEqual(files(dir), ["authentik-db-2026-01-02T000000Z.json.partial", "authentik-db-2026-01-02T000000Z.sql.gz.partial"])
     }
 }

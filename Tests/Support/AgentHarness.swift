@@ -12,8 +12,7 @@ import Transport
 
 /// A scripted PostgreSQL server: databases with row counts and schema digests, every call recorded,
 /// any operation made to fail. Replays and dumps move "content" (the database model) around.
-public final class FakeDatabase: DatabaseServer, @unchecked Sendable {
-    // @unchecked: all state lives in `state` (a Monitor); the class itself is immutable.
+public final class FakeDatabase: DatabaseServer, Sendable {
     public struct Model: Equatable, Sendable {
         public var rowCounts: [String: Int64] = [:]
         public var digests: [String: String] = [:]
@@ -146,7 +145,7 @@ public final class FakeDatabase: DatabaseServer, @unchecked Sendable {
     /// What psql received for `database` (the last replay into it).
     public func replayed(_ database: String) -> String { String(decoding: state.read { $0.replayed[database] ?? [] }, as: UTF8.self) }
 
-    final class FakeSink: ReplaySink, @unchecked Sendable {
+    final class FakeSink: ReplaySink, Sendable {
         let database: String
         let owner: FakeDatabase
         private let bytes = Mutex<[UInt8]>([])
@@ -169,7 +168,7 @@ public final class FakeDatabase: DatabaseServer, @unchecked Sendable {
         }
     }
 
-    final class FakeDump: DumpSource, @unchecked Sendable {
+    final class FakeDump: DumpSource, Sendable {
         let bytes: [UInt8]
         let hangs: Bool
         let owner: FakeDatabase
@@ -199,7 +198,7 @@ public final class FakeDatabase: DatabaseServer, @unchecked Sendable {
         }
     }
 
-    final class FakeSnapshot: SnapshotSession, @unchecked Sendable {
+    final class FakeSnapshot: SnapshotSession, Sendable {
         let db: FakeDatabase
         let database: String
         let snapshotID = "00000003-00000002-1"
@@ -214,8 +213,7 @@ public final class FakeDatabase: DatabaseServer, @unchecked Sendable {
 
 /// Scripted app services: health answers in order, failures on demand, and whether the signal
 /// shield was up when the services were stopped.
-public final class FakeApp: AppServices, @unchecked Sendable {
-    // @unchecked: all state lives in `state` (a Monitor).
+public final class FakeApp: AppServices, Sendable {
     public struct State: Sendable {
         public var calls: [String] = []
         public var stopFails = false
@@ -300,7 +298,7 @@ public enum Harness {
 public final class InProcessAgent {
     public let client: ClientSession
     let ended = DispatchSemaphore(value: 0)
-    private let outcome = Monitor<ServerSession.Outcome?>(nil)
+    private let outcome = Monitor<ServerSession.SessionEnd?>(nil)
 
     public init(context: AgentContext, timing: ServerSession.Timing = ServerSession.Timing()) throws {
         let (serverEnd, clientEnd) = InProcessPipe.makePair(capacity: 1 << 20, writeStallTimeout: 10)
@@ -317,7 +315,7 @@ public final class InProcessAgent {
     }
 
     /// Waits for the agent's loop to end (after the client closed or went away).
-    public func waitForEnd(seconds: TimeInterval = 20) -> ServerSession.Outcome? {
+    public func waitForEnd(seconds: TimeInterval = 20) -> ServerSession.SessionEnd? {
         guard ended.wait(timeout: .now() + seconds) == .success else { return nil }
         return outcome.read { $0 }
     }
