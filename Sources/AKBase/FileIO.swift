@@ -52,6 +52,40 @@ public enum FileIO {
         bytes.withUnsafeBytes { writeAll(fd, $0) }
     }
 
+    /// How a write to a pipe or socket that may stop draining ended.
+    public enum DrainedWrite: Equatable, Sendable {
+        case written
+        /// write() failed with this errno (EPIPE: the reader is gone).
+        case failed(Int32)
+        /// Nothing was taken for `stallTimeout` seconds.
+        case stalled
+    }
+
+    /// Writes all of `bytes` to a non-blocking descriptor, waiting in poll() while it is full, so a
+    /// reader that stops reading cannot hold the writer forever: `.stalled` after `stallTimeout`
+    /// seconds without progress (nil: no limit).
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], stallTimeout: TimeInterval?) -> DrainedWrite {
+        var offset = 0
+        var lastProgress = Date()
+        return bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n > 0 {
+                    offset += n
+                    lastProgress = Date()
+                    continue
+                }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 && errno != EAGAIN { return .failed(errno) }
+                let left = stallTimeout.map { $0 - Date().timeIntervalSince(lastProgress) } ?? 1
+                if left <= 0 { return .stalled }
+                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&p, 1, Int32(min(left, 1) * 1000) + 1)
+            }
+            return .written
+        }
+    }
+
     /// Reads up to `count` bytes into `buffer`; 0 at end of file. Throws errno as FileIOError.
     public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws -> Int {
         while true {

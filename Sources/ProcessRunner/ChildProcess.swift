@@ -190,27 +190,12 @@ public final class ChildProcess: @unchecked Sendable {
         let fd = stdinFD
         lock.unlock()
         guard fd >= 0 else { throw Failure("\(command): its input is already closed", hint: "this is a bug in akbackup") }
-        var offset = 0
-        var lastProgress = Date()
-        try bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                    lastProgress = Date()
-                    continue
-                }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && errno != EAGAIN {
-                    throw Failure("\(command) stopped reading its input: \(String(cString: strerror(errno)))",
-                                  hint: "see its error output")
-                }
-                if let stallTimeout, Date().timeIntervalSince(lastProgress) >= stallTimeout {
-                    throw Failure("\(command) took no input for \(Int(stallTimeout))s", hint: "it may be stuck; see its error output")
-                }
-                var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, 1000)
-            }
+        switch FileIO.writeAll(fd, bytes, stallTimeout: stallTimeout) {
+        case .written: return
+        case .failed(let code):
+            throw Failure("\(command) stopped reading its input: \(String(cString: strerror(code)))", hint: "see its error output")
+        case .stalled:
+            throw Failure("\(command) took no input for \(Int(stallTimeout ?? 0))s", hint: "it may be stuck; see its error output")
         }
     }
 

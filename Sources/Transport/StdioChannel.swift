@@ -34,26 +34,13 @@ public final class StdioChannel: ByteChannel, @unchecked Sendable {
         let closed = writeClosed
         lock.unlock()
         guard !closed else { throw TransportError(.closed, host: peerName, "write after close", hint: "this is a bug in akbackup") }
-        var offset = 0
-        var lastProgress = Date()
-        try bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                let n = Glibc.write(output, raw.baseAddress! + offset, raw.count - offset)
-                if n > 0 {
-                    offset += n
-                    lastProgress = Date()
-                    continue
-                }
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 && errno != EAGAIN {
-                    throw TransportError(.io, host: peerName, "writing to stdout failed: \(String(cString: strerror(errno)))",
-                                         hint: "the controller or the SSH link went away")
-                }
-                let left = writeStallTimeout - Date().timeIntervalSince(lastProgress)
-                if left <= 0 { throw TransportError.stalled(peerName, seconds: writeStallTimeout) }
-                var p = pollfd(fd: output, events: Int16(POLLOUT), revents: 0)
-                _ = poll(&p, 1, Int32(min(left, 1) * 1000) + 1)
-            }
+        switch FileIO.writeAll(output, bytes, stallTimeout: writeStallTimeout) {
+        case .written: return
+        case .failed(let code):
+            throw TransportError(.io, host: peerName, "writing to stdout failed: \(String(cString: strerror(code)))",
+                                 hint: "the controller or the SSH link went away")
+        case .stalled:
+            throw TransportError.stalled(peerName, seconds: writeStallTimeout)
         }
     }
 
