@@ -50,7 +50,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ControllerCore", dependencies: [
-            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport",
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport", "ProcessRunner",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .executableTarget(name: "akbackup", dependencies: [
@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport",
                                                               .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["AgentHarness", "ControllerCore", "HostConfig", "SSHTransport", "AKProtocol", "AKBase",
-                                                                "ProtocolSession", "Transport", "AgentCore", "ReceiverCore"]),
+                                                                "ProtocolSession", "Transport", "AgentCore", "ReceiverCore", "ProcessRunner"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ControllerCore", "SSHTransport", "Transport", "AKProtocol", "AKBase", "ProtocolSession",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ],

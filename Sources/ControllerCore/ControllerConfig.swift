@@ -20,10 +20,10 @@ public struct ControllerConfig: Equatable, Sendable {
     public var connectTimeout: Int?
     /// Seconds without a byte or heartbeat from a remote program before it counts as dead.
     public var idleTimeout = 60
-    /// `akbackup status` fails when the newest backup is older than this.
-    public var maxBackupAgeHours = 26
-    /// `akbackup status` fails when the last good restore test is older than this (quarterly).
-    public var maxRestoreTestAgeDays = 92
+    /// When `akbackup status` warns and when it fails.
+    public var statusLimits = StatusLimits()
+    /// `akbackup status --textfile-dir`'s default: where node_exporter's textfile collector looks.
+    public var textfileDirectory: String?
     /// Where this file came from, for messages.
     public var source = "defaults"
 
@@ -37,6 +37,7 @@ public struct ControllerConfig: Equatable, Sendable {
         "agent.host", "agent.command", "receiver.host", "receiver.command",
         "ssh.config_file", "ssh.connect_timeout", "ssh.idle_timeout",
         "status.max_backup_age_hours", "status.max_restore_test_age_days",
+        "status.warn_backup_age_hours", "status.warn_restore_test_age_days", "status.textfile_dir",
     ]
 
     /// The config file to read: `--config`, then `$AKBACKUP_CONFIG`, then ~/.config/akbackup/config.toml.
@@ -68,8 +69,14 @@ public struct ControllerConfig: Equatable, Sendable {
             }
             c.idleTimeout = v
         }
-        if let v = try file.integer("status.max_backup_age_hours") { c.maxBackupAgeHours = v }
-        if let v = try file.integer("status.max_restore_test_age_days") { c.maxRestoreTestAgeDays = v }
+        c.statusLimits = try StatusLimits.load(from: file)
+        if let v = try file.string("status.textfile_dir") {
+            guard v.hasPrefix("/") else {
+                throw ConfigError(file: path, line: file.lines["status.textfile_dir"], message: "status.textfile_dir must be an absolute path",
+                                  hint: "e.g. textfile_dir = \"/var/lib/prometheus/node-exporter\"")
+            }
+            c.textfileDirectory = v
+        }
         for key in ["agent.host", "receiver.host"] {
             if let v = try file.string(key), v.isEmpty || v.hasPrefix("-") || v.contains(where: { $0 == " " || $0 == "\n" }) {
                 throw ConfigError(file: path, line: file.lines[key], message: "key \"\(key)\" is not a host name: \"\(v)\"",
@@ -77,5 +84,56 @@ public struct ControllerConfig: Equatable, Sendable {
             }
         }
         return c
+    }
+}
+
+/// `[status]`: how old the newest backup (hours) and the last passed restore test (days) may be
+/// before `akbackup status` warns, and before it fails. A daily backup is an hour late at 25 h and
+/// overdue at 26 h; the quarterly drill gets a week's warning (85 of 92 days).
+public struct StatusLimits: Codable, Equatable, Sendable {
+    public var warnBackupAgeHours: Int
+    public var maxBackupAgeHours: Int
+    public var warnRestoreTestAgeDays: Int
+    public var maxRestoreTestAgeDays: Int
+
+    public static let defaultWarnBackupAgeHours = 25
+    public static let defaultMaxBackupAgeHours = 26
+    public static let defaultWarnRestoreTestAgeDays = 85
+    public static let defaultMaxRestoreTestAgeDays = 92
+
+    public init(warnBackupAgeHours: Int = defaultWarnBackupAgeHours, maxBackupAgeHours: Int = defaultMaxBackupAgeHours,
+                warnRestoreTestAgeDays: Int = defaultWarnRestoreTestAgeDays, maxRestoreTestAgeDays: Int = defaultMaxRestoreTestAgeDays) {
+        self.warnBackupAgeHours = warnBackupAgeHours
+        self.maxBackupAgeHours = maxBackupAgeHours
+        self.warnRestoreTestAgeDays = warnRestoreTestAgeDays
+        self.maxRestoreTestAgeDays = maxRestoreTestAgeDays
+    }
+
+    /// An unset warning limit is its default, lowered to the critical limit when that is smaller
+    /// (a stricter critical limit must not leave a warning that can never come first); a warning
+    /// limit set above the critical one is an error.
+    static func load(from file: ConfigFile) throws -> StatusLimits {
+        func read(_ key: String, range: ClosedRange<Int>, unit: String) throws -> Int? {
+            guard let v = try file.integer("status.\(key)") else { return nil }
+            guard range.contains(v) else {
+                throw ConfigError(file: file.path, line: file.lines["status.\(key)"],
+                                  message: "status.\(key) must be \(range.lowerBound)…\(range.upperBound) \(unit)", hint: "fix the value on that line")
+            }
+            return v
+        }
+        let maxHours = try read("max_backup_age_hours", range: 1...8760, unit: "hours") ?? defaultMaxBackupAgeHours
+        let maxDays = try read("max_restore_test_age_days", range: 1...3650, unit: "days") ?? defaultMaxRestoreTestAgeDays
+        let warnHours = try read("warn_backup_age_hours", range: 1...8760, unit: "hours")
+        let warnDays = try read("warn_restore_test_age_days", range: 1...3650, unit: "days")
+        for (key, warn, max, maxKey) in [("warn_backup_age_hours", warnHours, maxHours, "max_backup_age_hours"),
+                                         ("warn_restore_test_age_days", warnDays, maxDays, "max_restore_test_age_days")] {
+            if let warn, warn > max {
+                throw ConfigError(file: file.path, line: file.lines["status.\(key)"],
+                                  message: "status.\(key) (\(warn)) is above status.\(maxKey) (\(max))",
+                                  hint: "the warning limit must not exceed the critical one")
+            }
+        }
+        return StatusLimits(warnBackupAgeHours: warnHours ?? min(defaultWarnBackupAgeHours, maxHours), maxBackupAgeHours: maxHours,
+                            warnRestoreTestAgeDays: warnDays ?? min(defaultWarnRestoreTestAgeDays, maxDays), maxRestoreTestAgeDays: maxDays)
     }
 }

@@ -7,13 +7,34 @@ import ProtocolSession
 /// test whose receipt the agent signed? Non-zero exit when not, so cron or monitoring can alert.
 /// Signatures are checked here against the agent's own trusted keys; when infra-core cannot be
 /// reached, the NAS's verdict (against its trusted keys) stands in, and the report says so.
+/// The report is plain data; `StatusFormat` turns it into text, Prometheus or Nagios output.
 public struct StatusReport: Encodable, Sendable {
     public struct Backup: Encodable, Sendable {
         public var name: String
+        /// Since the dump started (the moment the data is from).
         public var ageHours: Double
         public var size: Int64
         public var verified: Bool
         public var problem: String?
+        /// From its signed manifest.
+        public var startedAt: String
+        public var finishedAt: String
+        /// finishedAt − startedAt; nil when the manifest's clock went backwards.
+        public var durationSeconds: Double?
+
+        public init(name: String, ageHours: Double, size: Int64, verified: Bool, problem: String? = nil,
+                    startedAt: String, finishedAt: String) {
+            self.name = name
+            self.ageHours = ageHours
+            self.size = size
+            self.verified = verified
+            self.problem = problem
+            self.startedAt = startedAt
+            self.finishedAt = finishedAt
+            if let s = Timestamp.date(startedAt), let f = Timestamp.date(finishedAt), f >= s {
+                durationSeconds = f.timeIntervalSince(s)
+            }
+        }
     }
 
     public struct RestoreTest: Encodable, Sendable {
@@ -21,16 +42,70 @@ public struct StatusReport: Encodable, Sendable {
         public var artifact: String?
         public var finishedAt: String
         public var ageDays: Double
+
+        public init(operation: String, artifact: String?, finishedAt: String, ageDays: Double) {
+            self.operation = operation
+            self.artifact = artifact
+            self.finishedAt = finishedAt
+            self.ageDays = ageDays
+        }
     }
 
+    /// No problem: every check passed (warnings allowed).
     public var ok: Bool
     public var lastBackup: Backup?
     public var lastRestoreTest: RestoreTest?
     public var backups: Int
     public var nasFreeBytes: Int64?
+    /// The receiver's SSH alias, as configured (a label in the Prometheus output).
+    public var receiverHost: String
     public var signaturesCheckedBy: String
+    public var limits: StatusLimits
+    /// Each fails the status (Nagios CRITICAL).
     public var problems: [String]
+    /// Each is a Nagios WARNING: past a warning limit, not yet past the critical one.
+    public var warnings: [String]
     public var notes: [String]
+
+    /// Judges the facts against `limits`. `findings` are problems found while reading the NAS (an
+    /// unsigned newest backup, a corrupt one); the age limits and absences are judged here.
+    public init(lastBackup: Backup?, lastRestoreTest: RestoreTest?, backups: Int, nasFreeBytes: Int64?, receiverHost: String,
+                signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = []) {
+        var problems = findings
+        var warnings: [String] = []
+        if let b = lastBackup {
+            if b.ageHours > Double(limits.maxBackupAgeHours) {
+                problems.append(String(format: "the newest backup is %.0f hours old (limit %d)", b.ageHours, limits.maxBackupAgeHours))
+            } else if b.ageHours > Double(limits.warnBackupAgeHours) {
+                warnings.append(String(format: "the newest backup is %.1f hours old (warning at %d, limit %d)", b.ageHours,
+                                       limits.warnBackupAgeHours, limits.maxBackupAgeHours))
+            }
+        } else {
+            problems.append(backups == 0 ? "there is no backup on the NAS" : "there is no signed backup among the newest on the NAS")
+        }
+        if let t = lastRestoreTest {
+            if t.ageDays > Double(limits.maxRestoreTestAgeDays) {
+                problems.append(String(format: "the last successful restore test is %.0f days old (limit %d): run `akbackup restore-test`",
+                                        t.ageDays, limits.maxRestoreTestAgeDays))
+            } else if t.ageDays > Double(limits.warnRestoreTestAgeDays) {
+                warnings.append(String(format: "the last successful restore test is %.0f days old (warning at %d, limit %d): plan `akbackup restore-test`",
+                                        t.ageDays, limits.warnRestoreTestAgeDays, limits.maxRestoreTestAgeDays))
+            }
+        } else {
+            problems.append("no successful restore test with a signed receipt on record: run `akbackup restore-test`")
+        }
+        self.ok = problems.isEmpty
+        self.lastBackup = lastBackup
+        self.lastRestoreTest = lastRestoreTest
+        self.backups = backups
+        self.nasFreeBytes = nasFreeBytes
+        self.receiverHost = receiverHost
+        self.signaturesCheckedBy = signaturesCheckedBy
+        self.limits = limits
+        self.problems = problems
+        self.warnings = warnings
+        self.notes = notes
+    }
 }
 
 public enum Status {
@@ -50,28 +125,22 @@ public enum Status {
             return nasVerdict == .trusted
         }
 
-        var problems: [String] = []
+        var findings: [String] = []
         let listing = try receiver.call(ListRequest(id: receiver.makeID(), offset: 0, limit: 50), expecting: ListResult.self)
         var backup: StatusReport.Backup?
         for candidate in listing.artifacts.prefix(10) {
             let v = try receiver.call(VerifyRequest(id: receiver.makeID(), name: candidate.name), expecting: VerifyResult.self)
             guard let manifest = v.manifest, trusted(manifest, nasVerdict: v.signature) else {
                 if backup == nil && candidate.name == listing.artifacts.first?.name {
-                    problems.append("the newest backup \(candidate.name) is not signed by a trusted agent key")
+                    findings.append("the newest backup \(candidate.name) is not signed by a trusted agent key")
                 }
                 continue
             }
             let made = Timestamp.date(manifest.startedAt) ?? now
-            backup = .init(name: v.name, ageHours: now.timeIntervalSince(made) / 3600, size: v.size, verified: v.ok, problem: v.reason)
-            if !v.ok { problems.append("the newest signed backup \(v.name) is CORRUPT: \(v.reason ?? "")") }
+            backup = .init(name: v.name, ageHours: now.timeIntervalSince(made) / 3600, size: v.size, verified: v.ok, problem: v.reason,
+                           startedAt: manifest.startedAt, finishedAt: manifest.finishedAt)
+            if !v.ok { findings.append("the newest signed backup \(v.name) is CORRUPT: \(v.reason ?? "")") }
             break
-        }
-        if let b = backup {
-            if b.ageHours > Double(config.maxBackupAgeHours) {
-                problems.append(String(format: "the newest backup is %.0f hours old (limit %d)", b.ageHours, config.maxBackupAgeHours))
-            }
-        } else {
-            problems.append(listing.artifacts.isEmpty ? "there is no backup on the NAS" : "there is no signed backup among the newest on the NAS")
         }
 
         var test: StatusReport.RestoreTest?
@@ -88,35 +157,8 @@ public enum Status {
             if page.receipts.isEmpty || offset + page.receipts.count >= page.total { break }
             offset += page.receipts.count
         }
-        if let t = test {
-            if t.ageDays > Double(config.maxRestoreTestAgeDays) {
-                problems.append(String(format: "the last successful restore test is %.0f days old (limit %d): run `akbackup restore-test`", t.ageDays, config.maxRestoreTestAgeDays))
-            }
-        } else {
-            problems.append("no successful restore test with a signed receipt on record: run `akbackup restore-test`")
-        }
-        return StatusReport(ok: problems.isEmpty, lastBackup: backup, lastRestoreTest: test, backups: listing.total,
-                            nasFreeBytes: listing.freeBytes, signaturesCheckedBy: checker, problems: problems, notes: notes)
-    }
-
-    public static func render(_ r: StatusReport) -> String {
-        var out = ""
-        if let b = r.lastBackup {
-            out += "last backup        \(b.name), \(String(format: "%.1f", b.ageHours)) hours ago, \(ByteFormat.human(b.size)), \(b.verified ? "verified OK" : "CORRUPT")\n"
-        } else {
-            out += "last backup        none\n"
-        }
-        if let t = r.lastRestoreTest {
-            out += "last restore test  \(t.finishedAt) (\(String(format: "%.0f", t.ageDays)) days ago, \(t.operation)) with \(t.artifact ?? "?")\n"
-        } else {
-            out += "last restore test  none\n"
-        }
-        out += "backups on the NAS \(r.backups)\n"
-        if let free = r.nasFreeBytes { out += "NAS free space     \(ByteFormat.human(free))\n" }
-        out += "signatures         checked against \(r.signaturesCheckedBy)\n"
-        for n in r.notes { out += "note: \(n)\n" }
-        for p in r.problems { out += "problem: \(p)\n" }
-        out += r.ok ? "status OK\n" : "status NOT OK\n"
-        return out
+        return StatusReport(lastBackup: backup, lastRestoreTest: test, backups: listing.total, nasFreeBytes: listing.freeBytes,
+                            receiverHost: config.receiver.host, signaturesCheckedBy: checker, limits: config.statusLimits,
+                            findings: findings, notes: notes)
     }
 }

@@ -243,19 +243,73 @@ struct RestoreTest: ParsableCommand {
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Last signed backup, last signed restore test, NAS space; exits 1 when a backup or a restore test is overdue.",
-        discussion: "Limits: [status] max_backup_age_hours (default 26) and max_restore_test_age_days (default 92) in the config.\n\n\(ExitStatus.helpText)")
+        discussion: """
+        Limits, in the config's [status] table: warn_backup_age_hours (default \(StatusLimits.defaultWarnBackupAgeHours)) and \
+        max_backup_age_hours (default \(StatusLimits.defaultMaxBackupAgeHours)) for the newest backup; warn_restore_test_age_days \
+        (default \(StatusLimits.defaultWarnRestoreTestAgeDays)) and max_restore_test_age_days (default \(StatusLimits.defaultMaxRestoreTestAgeDays)) \
+        for the last passed restore test. An unset warning limit is never above its critical one. \
+        Past a max_* limit status fails; past a warn_* limit it warns.
+
+        --format text (default), json (same as --json), prometheus (node_exporter's text format), or nagios: \
+        one line "AKBACKUP OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata".
+
+        With --format nagios the exit codes are Nagios's, not the ones below: 0 OK, 1 WARNING, 2 CRITICAL, \
+        3 UNKNOWN (e.g. a host unreachable, a config error).
+
+        --textfile-dir DIR (or [status] textfile_dir) also writes the Prometheus text to DIR/akbackup.prom \
+        (mode 0644, replaced atomically) for node_exporter's textfile collector. When the status cannot be made \
+        (a host unreachable), the file says akbackup_up 0 and akbackup_status_ok 0, so an alert fires. \
+        A fact not known (no backup yet) has no sample.
+
+        \(ExitStatus.helpText)
+        """)
 
     @OptionGroup var global: GlobalOptions
-    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Print JSON (same as --format json).") var json = false
+    @Option(help: "Output format (default: text).") var format: StatusFormat?
+    @Option(help: "Also write the Prometheus text to DIR/akbackup.prom (default: [status] textfile_dir).") var textfileDir: String?
+
+    func validate() throws {
+        if json, let f = format, f != .json { throw ValidationError("--json is --format json: pick one format") }
+    }
 
     func run() throws {
-        try runReportingErrors {
-            let sessions = try global.sessions()
-            defer { sessions.close() }
-            let report = try ControllerCore.Status.run(sessions: sessions)
-            emit(json ? renderJSON(report) : ControllerCore.Status.render(report), json: json)
-            return report.ok ? .ok : .failed
+        let format = json ? .json : (format ?? .text)
+        var directory = textfileDir
+        let fail: (Error) throws -> Never = { error in
+            if let directory {
+                do {
+                    try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheusDown())
+                } catch {
+                    FileHandle.standardError.write(Data((describeForOperator(error) + "\n").utf8))
+                }
+            }
+            if format == .nagios { print(Terminal.safe(StatusFormat.nagiosUnknown(error).line)) }
+            FileHandle.standardError.write(Data((describeForOperator(error) + "\n").utf8))
+            throw ExitCode(format == .nagios ? StatusFormat.NagiosState.unknown.rawValue : ExitStatus.of(error).rawValue)
         }
+        let report: StatusReport
+        do {
+            let config = try ControllerConfig.load(explicitPath: global.config)
+            directory = directory ?? config.textfileDirectory
+            let sessions = HostSessions(config: config, connector: SSHConnector(config: config))
+            defer { sessions.close() }
+            report = try ControllerCore.Status.run(sessions: sessions)
+        } catch {
+            try fail(error)
+        }
+        var written: Error?
+        if let directory {
+            do { try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheus(report)) } catch { written = error }
+        }
+        if let written, format == .nagios { try fail(written) }
+        emit(format.render(report), json: format == .json)
+        if let written {
+            FileHandle.standardError.write(Data((describeForOperator(written) + "\n").utf8))
+            throw ExitCode(ExitStatus.of(written).rawValue)
+        }
+        let code = format == .nagios ? StatusFormat.nagios(report).state.rawValue : (report.ok ? ExitStatus.ok : .failed).rawValue
+        if code != 0 { throw ExitCode(code) }
     }
 }
 
@@ -279,6 +333,8 @@ struct DropDatabase: ParsableCommand {
         }
     }
 }
+
+extension StatusFormat: ExpressibleByArgument {}
 
 /// Phase, bytes, rate and elapsed time on one updating stderr line; silent when not a terminal.
 final class ProgressMeter {

@@ -68,4 +68,55 @@ final class ControllerConfigTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("must be an integer"), "\(error)")
         }
     }
+
+    func write(_ text: String) throws -> String {
+        let dir = NSTemporaryDirectory() + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/config.toml"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func assertConfigError(_ text: String, _ fragments: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+        let path = try write(text)
+        XCTAssertThrowsError(try ControllerConfig.load(explicitPath: path, environment: [:]), file: file, line: line) { error in
+            XCTAssertTrue(error is ConfigError, "\(error)", file: file, line: line)
+            XCTAssertEqual(ExitStatus.of(error), .usage, file: file, line: line)
+            for f in fragments { XCTAssertTrue("\(error)".contains(f), "\(error) lacks \(f)", file: file, line: line) }
+        }
+    }
+
+    func testMonitoringDefaults() throws {
+        let c = try ControllerConfig.load(explicitPath: nil, environment: ["HOME": "/nonexistent"])
+        XCTAssertEqual(c.statusLimits, StatusLimits(warnBackupAgeHours: 25, maxBackupAgeHours: 26, warnRestoreTestAgeDays: 85, maxRestoreTestAgeDays: 92))
+        XCTAssertNil(c.textfileDirectory)
+    }
+
+    func testMonitoringKeys() throws {
+        let c = try ControllerConfig.load(explicitPath: try write("""
+        [status]
+        max_backup_age_hours = 48
+        warn_backup_age_hours = 30
+        max_restore_test_age_days = 100
+        warn_restore_test_age_days = 90
+        textfile_dir = "/var/lib/prometheus/node-exporter"
+        """), environment: [:])
+        XCTAssertEqual(c.statusLimits, StatusLimits(warnBackupAgeHours: 30, maxBackupAgeHours: 48, warnRestoreTestAgeDays: 90, maxRestoreTestAgeDays: 100))
+        XCTAssertEqual(c.textfileDirectory, "/var/lib/prometheus/node-exporter")
+
+        // A stricter critical limit pulls an unset warning limit down with it.
+        let strict = try ControllerConfig.load(explicitPath: try write("[status]\nmax_backup_age_hours = 13\nmax_restore_test_age_days = 31\n"), environment: [:])
+        XCTAssertEqual(strict.statusLimits, StatusLimits(warnBackupAgeHours: 13, maxBackupAgeHours: 13, warnRestoreTestAgeDays: 31, maxRestoreTestAgeDays: 31))
+    }
+
+    func testMonitoringKeyErrors() throws {
+        try assertConfigError("[status]\nwarn_backup_age_hours = 30\n", ["config.toml:2", "status.warn_backup_age_hours (30) is above status.max_backup_age_hours (26)"])
+        try assertConfigError("[status]\nwarn_restore_test_age_days = 93\n", ["status.warn_restore_test_age_days (93) is above status.max_restore_test_age_days (92)"])
+        try assertConfigError("[status]\nwarn_backup_age_hours = 0\n", ["status.warn_backup_age_hours must be 1…8760 hours"])
+        try assertConfigError("[status]\nwarn_backup_age_hours = \"25\"\n", ["key \"status.warn_backup_age_hours\" must be an integer"])
+        try assertConfigError("[status]\ntextfile_dir = 7\n", ["key \"status.textfile_dir\" must be a string"])
+        try assertConfigError("[status]\ntextfile_dir = \"prom\"\n", ["status.textfile_dir must be an absolute path"])
+        try assertConfigError("[status]\ntextfile = \"/x\"\n", ["unknown key \"status.textfile\"", "status.textfile_dir"])
+    }
 }

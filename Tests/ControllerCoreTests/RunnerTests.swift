@@ -57,6 +57,15 @@ final class RunnerTests: XCTestCase {
         XCTAssertTrue(status.ok, "\(status.problems)")
         XCTAssertEqual(status.lastBackup?.name, summary.name)
         XCTAssertEqual(status.signaturesCheckedBy, "infra-core's agent keys")
+        XCTAssertEqual(status.receiverHost, "nas")
+        XCTAssertNotNil(status.lastBackup?.durationSeconds, "from the signed manifest's startedAt and finishedAt")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/nas/" + summary.name.replacingOccurrences(of: ".sql.gz", with: ".json")))) as? [String: Any]
+        XCTAssertEqual(status.lastBackup?.finishedAt, manifest?["finishedAt"] as? String)
+        XCTAssertEqual(status.lastRestoreTest?.finishedAt, receipt.finishedAt)
+        let prom = StatusFormat.prometheus(status)
+        XCTAssertTrue(prom.contains("akbackup_last_success_timestamp_seconds{operation=\"restore_test\"} \(Int(Timestamp.date(receipt.finishedAt)!.timeIntervalSince1970))\n"), prom)
+        XCTAssertTrue(prom.contains("akbackup_backups{host=\"nas\"} 1\n"), prom)
+        XCTAssertEqual(StatusFormat.nagios(status).state, .ok, StatusFormat.nagios(status).line)
     }
 
     func testAForgedReceiptOnTheNASDoesNotMakeTheDrillLookDone() throws {
