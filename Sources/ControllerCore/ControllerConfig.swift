@@ -24,6 +24,8 @@ public struct ControllerConfig: Equatable, Sendable {
     public var statusLimits = StatusLimits()
     /// `akbackup status --textfile-dir`'s default: where node_exporter's textfile collector looks.
     public var textfileDirectory: String?
+    /// The heartbeat pinged by the scheduled jobs (`[notify]`).
+    public var notify = NotifyConfig()
     /// Where this file came from, for messages.
     public var source = "defaults"
 
@@ -38,6 +40,7 @@ public struct ControllerConfig: Equatable, Sendable {
         "ssh.config_file", "ssh.connect_timeout", "ssh.idle_timeout",
         "status.max_backup_age_hours", "status.max_restore_test_age_days",
         "status.warn_backup_age_hours", "status.warn_restore_test_age_days", "status.textfile_dir",
+        "notify.ping_url", "notify.ping_timeout",
     ]
 
     /// The config file to read: `--config`, then `$AKBACKUP_CONFIG`, then ~/.config/akbackup/config.toml.
@@ -77,6 +80,7 @@ public struct ControllerConfig: Equatable, Sendable {
             }
             c.textfileDirectory = v
         }
+        c.notify = try NotifyConfig.load(from: file)
         for key in ["agent.host", "receiver.host"] {
             if let v = try file.string(key), v.isEmpty || v.hasPrefix("-") || v.contains(where: { $0 == " " || $0 == "\n" }) {
                 throw ConfigError(file: path, line: file.lines[key], message: "key \"\(key)\" is not a host name: \"\(v)\"",
@@ -135,5 +139,40 @@ public struct StatusLimits: Codable, Equatable, Sendable {
         }
         return StatusLimits(warnBackupAgeHours: warnHours ?? min(defaultWarnBackupAgeHours, maxHours), maxBackupAgeHours: maxHours,
                             warnRestoreTestAgeDays: warnDays ?? min(defaultWarnRestoreTestAgeDays, maxDays), maxRestoreTestAgeDays: maxDays)
+    }
+}
+
+/// `[notify]`: a heartbeat URL in the healthchecks.io convention (see `Notifier`). The URL is a
+/// secret (anyone who has it can fake the heartbeat), so no message ever repeats it.
+public struct NotifyConfig: Equatable, Sendable {
+    public var pingURL: String?
+    /// Seconds one ping attempt may take.
+    public var pingTimeout: Int
+    public static let defaultPingTimeout = 10
+
+    public init(pingURL: String? = nil, pingTimeout: Int = defaultPingTimeout) {
+        self.pingURL = pingURL
+        self.pingTimeout = pingTimeout
+    }
+
+    static func load(from file: ConfigFile) throws -> NotifyConfig {
+        var n = NotifyConfig()
+        if let t = try file.integer("notify.ping_timeout") {
+            guard (1...120).contains(t) else {
+                throw ConfigError(file: file.path, line: file.lines["notify.ping_timeout"], message: "notify.ping_timeout must be 1…120 seconds",
+                                  hint: "e.g. ping_timeout = 10")
+            }
+            n.pingTimeout = t
+        }
+        if let url = try file.string("notify.ping_url") {
+            // The value is not quoted back: it is the secret.
+            guard Notifier.isUsableURL(url) else {
+                throw ConfigError(file: file.path, line: file.lines["notify.ping_url"],
+                                  message: "notify.ping_url is not an http:// or https:// URL with a host (or holds spaces or control characters)",
+                                  hint: "e.g. ping_url = \"https://hc-ping.com/YOUR-UUID\"")
+            }
+            n.pingURL = url
+        }
+        return n
     }
 }

@@ -5,7 +5,7 @@ import ProtocolSession
 import Transport
 
 /// The controller's exit codes, documented in `akbackup --help`.
-public enum ExitStatus: Int32 {
+public enum ExitStatus: Int32, Sendable {
     case ok = 0
     /// The operation failed or a check did not pass.
     case failed = 1

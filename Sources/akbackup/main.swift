@@ -87,25 +87,34 @@ struct Trust: ParsableCommand {
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Dump the Authentik database on infra-core and store it, signed and verified, on the NAS.",
-        discussion: "The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, with a manifest NAME.json beside it that the agent signs.\n\n\(ExitStatus.helpText)")
+        discussion: """
+        The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, \
+        with a manifest NAME.json beside it that the agent signs.
+
+        \(scheduledHelp)
+
+        \(ExitStatus.helpText)
+        """)
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print one JSON summary object.") var json = false
     @Option(help: "Compression threads on the agent (default: its core count minus one, at least 1).") var threads: Int?
+    @Option(help: "text, or json: one JSON object per line on stdout (start and end events), for schedulers and log collectors.")
+    var logFormat: LogFormat = .text
 
     func validate() throws {
         if let t = threads, !(1...16).contains(t) { throw ValidationError("--threads must be 1…16") }
+        if json && logFormat == .json { throw ValidationError("--json and --log-format json both write JSON to stdout: pick one") }
     }
 
     func run() throws {
-        try runReportingErrors {
-            let sessions = try global.sessions()
-            defer { sessions.close() }
-            let meter = ProgressMeter(enabled: !json && isatty(2) != 0)
+        try runScheduled("backup", logFormat: logFormat, global: global) { sessions in
+            let meter = ProgressMeter(enabled: logFormat == .text && !json && isatty(2) != 0)
             let summary = try BackupRunner(sessions: sessions, threads: threads, progress: meter.report).run()
             meter.finish()
-            emit(json ? renderJSON(summary) : "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)", json: json)
-            return .ok
+            let line = "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)"
+            if logFormat == .text { emit(json ? renderJSON(summary) : line, json: json) }
+            return JobResult(artifact: summary.name, bytes: summary.size, output: line)
         }
     }
 }
@@ -215,27 +224,41 @@ struct RestoreTest: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore-test",
         abstract: "The quarterly restore drill: restore into a scratch database, validate, drop it, keep a signed receipt.",
-        discussion: "Never touches the live database or the services. The receipt is the runbook's evidence.\n\n\(ExitStatus.helpText)")
+        discussion: """
+        Never touches the live database or the services. The receipt is the runbook's evidence.
+
+        \(scheduledHelp)
+
+        \(ExitStatus.helpText)
+        """)
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "An artifact name, or latest.") var name = "latest"
     @Flag(help: "Test a dump no trusted agent key signed (made by hand with the runbook).") var trustUnsigned = false
     @Flag(help: "Print the receipt as JSON.") var json = false
+    @Option(help: "text, or json: one JSON object per line on stdout (start and end events), for schedulers and log collectors.")
+    var logFormat: LogFormat = .text
+
+    func validate() throws {
+        if json && logFormat == .json { throw ValidationError("--json and --log-format json both write JSON to stdout: pick one") }
+    }
 
     func run() throws {
-        try runReportingErrors {
-            let sessions = try global.sessions()
-            defer { sessions.close() }
+        try runScheduled("restore-test", logFormat: logFormat, global: global) { sessions in
             var options = RestoreOptions()
             options.artifact = name
             options.mode = .test
             options.trustUnsigned = trustUnsigned
             let runner = RestoreRunner(sessions: sessions, options: options)
             let plan = try runner.plan()
-            if !json && trustUnsigned { emit(plan.render(), json: false) }
+            let human = logFormat == .text && !json
+            if human && trustUnsigned { emit(plan.render(), json: false) }
             let receipt = try runner.execute(plan)
-            emit(json ? renderJSON(receipt) : receipt.summary(), json: json)
-            return receipt.succeeded ? .ok : .failed
+            if logFormat == .text { emit(json ? renderJSON(receipt) : receipt.summary(), json: json) }
+            return JobResult(exit: receipt.succeeded ? .ok : .failed, artifact: plan.artifact.name, bytes: plan.verified.size,
+                             output: receipt.summary(),
+                             failure: receipt.succeeded ? nil : Failure("restore test of \(plan.artifact.name) \(receipt.outcome.rawValue): \(receipt.message)",
+                                                                         hint: "the receipt's steps say where it failed (~/.local/state/akbackup/receipts, or receipts/ on the NAS)"))
         }
     }
 }
@@ -335,6 +358,28 @@ struct DropDatabase: ParsableCommand {
 }
 
 extension StatusFormat: ExpressibleByArgument {}
+extension LogFormat: ExpressibleByArgument {}
+
+let scheduledHelp = """
+With [notify] ping_url in the config, pings a healthchecks.io-style check: URL/start as the run \
+begins, URL on success, URL/fail on failure, with the end of the run's output as the body. A ping \
+that fails is a warning and does not change the exit code.
+"""
+
+/// Runs a scheduled job in its frame (`ScheduledRun`): events, heartbeat pings, error lines. A
+/// config error is reported there too, as the end of the run.
+func runScheduled(_ operation: String, logFormat: LogFormat, global: GlobalOptions,
+                  _ body: (HostSessions) throws -> JobResult) throws {
+    let loaded = Result { try ControllerConfig.load(explicitPath: global.config) }
+    let notifier = (try? loaded.get()).flatMap { Notifier(config: $0.notify) }
+    let code = ScheduledRun(operation: operation, logFormat: logFormat, notifier: notifier).run {
+        let config = try loaded.get()
+        let sessions = HostSessions(config: config, connector: SSHConnector(config: config))
+        defer { sessions.close() }
+        return try body(sessions)
+    }
+    if code != 0 { throw ExitCode(code) }
+}
 
 /// Phase, bytes, rate and elapsed time on one updating stderr line; silent when not a terminal.
 final class ProgressMeter {

@@ -91,6 +91,7 @@ final class ControllerConfigTests: XCTestCase {
         let c = try ControllerConfig.load(explicitPath: nil, environment: ["HOME": "/nonexistent"])
         XCTAssertEqual(c.statusLimits, StatusLimits(warnBackupAgeHours: 25, maxBackupAgeHours: 26, warnRestoreTestAgeDays: 85, maxRestoreTestAgeDays: 92))
         XCTAssertNil(c.textfileDirectory)
+        XCTAssertEqual(c.notify, NotifyConfig(pingURL: nil, pingTimeout: 10))
     }
 
     func testMonitoringKeys() throws {
@@ -101,9 +102,13 @@ final class ControllerConfigTests: XCTestCase {
         max_restore_test_age_days = 100
         warn_restore_test_age_days = 90
         textfile_dir = "/var/lib/prometheus/node-exporter"
+        [notify]
+        ping_url = "https://hc-ping.com/0b5e6c1a-1111-2222-3333-444455556666"
+        ping_timeout = 5
         """), environment: [:])
         XCTAssertEqual(c.statusLimits, StatusLimits(warnBackupAgeHours: 30, maxBackupAgeHours: 48, warnRestoreTestAgeDays: 90, maxRestoreTestAgeDays: 100))
         XCTAssertEqual(c.textfileDirectory, "/var/lib/prometheus/node-exporter")
+        XCTAssertEqual(c.notify, NotifyConfig(pingURL: "https://hc-ping.com/0b5e6c1a-1111-2222-3333-444455556666", pingTimeout: 5))
 
         // A stricter critical limit pulls an unset warning limit down with it.
         let strict = try ControllerConfig.load(explicitPath: try write("[status]\nmax_backup_age_hours = 13\nmax_restore_test_age_days = 31\n"), environment: [:])
@@ -118,5 +123,15 @@ final class ControllerConfigTests: XCTestCase {
         try assertConfigError("[status]\ntextfile_dir = 7\n", ["key \"status.textfile_dir\" must be a string"])
         try assertConfigError("[status]\ntextfile_dir = \"prom\"\n", ["status.textfile_dir must be an absolute path"])
         try assertConfigError("[status]\ntextfile = \"/x\"\n", ["unknown key \"status.textfile\"", "status.textfile_dir"])
+        try assertConfigError("[notify]\nping = \"https://x/y\"\n", ["unknown key \"notify.ping\"", "notify.ping_url"])
+        try assertConfigError("[notify]\nping_timeout = 0\n", ["notify.ping_timeout must be 1…120 seconds"])
+        try assertConfigError("[notify]\nping_timeout = true\n", ["key \"notify.ping_timeout\" must be an integer"])
+        // The URL is a secret: a bad one is refused without being quoted back.
+        let secret = "hc-ping.com/0b5e6c1a-1111-2222-3333-444455556666"
+        let path = try write("[notify]\nping_url = \"\(secret)\"\n")
+        XCTAssertThrowsError(try ControllerConfig.load(explicitPath: path, environment: [:])) { error in
+            XCTAssertTrue("\(error)".contains("notify.ping_url is not an http:// or https:// URL"), "\(error)")
+            XCTAssertFalse("\(error)".contains("0b5e6c1a"), "\(error)")
+        }
     }
 }

@@ -68,6 +68,38 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(StatusFormat.nagios(status).state, .ok, StatusFormat.nagios(status).line)
     }
 
+    /// `backup --log-format json` around the real job: the end event names what the NAS stored;
+    /// a failing dump ends with the remote error, its hint and exit code 4.
+    func testScheduledBackupWritesJSONLines() throws {
+        let db = FakeDatabase()
+        let out = Lines(), err = Lines()
+        func scheduled(_ s: HostSessions) -> Int32 {
+            ScheduledRun(operation: "backup", logFormat: .json, notifier: nil, writeLine: { out.append($0) }, writeError: { err.append($0) }).run {
+                defer { s.close() }
+                let summary = try BackupRunner(sessions: s).run()
+                return JobResult(artifact: summary.name, bytes: summary.size, output: "stored \(summary.name)")
+            }
+        }
+        XCTAssertEqual(scheduled(sessions(db: db)), 0, err.text)
+        let events = try out.all.map { try XCTUnwrap(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+        XCTAssertEqual(events.map { $0["event"] as? String }, ["start", "end"])
+        let name = try XCTUnwrap(events[1]["artifact"] as? String)
+        let stored = try FileManager.default.attributesOfItem(atPath: dir + "/nas/" + name)
+        XCTAssertEqual((events[1]["bytes"] as? NSNumber)?.int64Value, (stored[.size] as? NSNumber)?.int64Value)
+        XCTAssertEqual(events[1]["outcome"] as? String, "ok")
+        XCTAssertNotNil(events[1]["seconds"] as? Double)
+
+        db.fail(.dump, "could not connect to server")
+        XCTAssertEqual(scheduled(sessions(db: db)), ExitStatus.remote.rawValue)
+        let failed = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(out.all[3].utf8)) as? [String: Any])
+        XCTAssertEqual(failed["outcome"] as? String, "failed")
+        XCTAssertEqual(failed["exitCode"] as? Int, 4)
+        XCTAssertTrue((failed["error"] as? String)?.contains("could not connect to server") == true, "\(failed)")
+        XCTAssertNotNil(failed["hint"] as? String)
+        XCTAssertEqual(out.all.count, 4, "nothing but events on stdout")
+        XCTAssertTrue(err.text.hasPrefix("error: ") && err.text.contains("\nhint: "), err.text)
+    }
+
     func testAForgedReceiptOnTheNASDoesNotMakeTheDrillLookDone() throws {
         let db = FakeDatabase()
         let s1 = sessions(db: db)
