@@ -299,14 +299,8 @@ struct Status: ParsableCommand {
     func run() throws {
         let format = json ? .json : (format ?? .text)
         var directory = textfileDir
-        let fail: (Error) throws -> Never = { error in
-            if let directory {
-                do {
-                    try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheusDown())
-                } catch {
-                    FileHandle.standardError.write(Data((describeForOperator(error) + "\n").utf8))
-                }
-            }
+        /// Reports `error` and exits: in Nagios's terms (UNKNOWN, 3) with --format nagios.
+        func exit(_ error: Error) throws -> Never {
             if format == .nagios { print(Terminal.safe(StatusFormat.nagiosUnknown(error).line)) }
             FileHandle.standardError.write(Data((describeForOperator(error) + "\n").utf8))
             throw ExitCode(format == .nagios ? StatusFormat.NagiosState.unknown.rawValue : ExitStatus.of(error).rawValue)
@@ -319,18 +313,26 @@ struct Status: ParsableCommand {
             defer { sessions.close() }
             report = try ControllerCore.Status.run(sessions: sessions)
         } catch {
-            try fail(error)
+            // The last good file must not linger: the collector would keep reporting all is well.
+            if let directory {
+                do {
+                    try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheusDown())
+                } catch let unwritten {
+                    FileHandle.standardError.write(Data((describeForOperator(unwritten) + "\n").utf8))
+                }
+            }
+            try exit(error)
         }
-        var written: Error?
         if let directory {
-            do { try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheus(report)) } catch { written = error }
+            do {
+                try StatusFormat.writeTextfile(directory: directory, text: StatusFormat.prometheus(report))
+            } catch {
+                if format == .nagios { try exit(error) }
+                emit(format.render(report), json: format == .json)
+                try exit(error)
+            }
         }
-        if let written, format == .nagios { try fail(written) }
         emit(format.render(report), json: format == .json)
-        if let written {
-            FileHandle.standardError.write(Data((describeForOperator(written) + "\n").utf8))
-            throw ExitCode(ExitStatus.of(written).rawValue)
-        }
         let code = format == .nagios ? StatusFormat.nagios(report).state.rawValue : (report.ok ? ExitStatus.ok : .failed).rawValue
         if code != 0 { throw ExitCode(code) }
     }
