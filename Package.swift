@@ -14,6 +14,7 @@ import PackageDescription
 //   HostConfig       the small TOML-subset config reader every program uses
 //   Compression, DumpFormat  gzip members; what a plain pg_dump contains and what may reach psql
 //   AgentCore / ReceiverCore (remote programs: no libssh2), ControllerCore (jobs)
+//   CLISupport       what the three command-line programs share: exit codes, "error:" + "hint:"
 let package = Package(
     name: "akbackup",
     products: [
@@ -53,16 +54,17 @@ let package = Package(
             "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "SSHTransport", "ProcessRunner",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
+        .target(name: "CLISupport", dependencies: ["AKBase", "AKProtocol", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "akbackup", dependencies: [
-            "ControllerCore", "SSHTransport", "AKBase",
+            "ControllerCore", "SSHTransport", "AKBase", "CLISupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-agent", dependencies: [
-            "AgentCore", "AKBase",
+            "AgentCore", "AKBase", "CLISupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-receiver", dependencies: [
-            "ReceiverCore", "AKBase",
+            "ReceiverCore", "AKBase", "CLISupport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "AKBase", "ProtocolSession", "Transport", .product(name: "Crypto", package: "swift-crypto")]),

@@ -2,6 +2,7 @@ import AgentCore
 import AKBase
 import AKProtocol
 import ArgumentParser
+import CLISupport
 import Foundation
 import HostConfig
 
@@ -23,19 +24,6 @@ struct AgentCommand: ParsableCommand {
         version: "akbackup-agent \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
         subcommands: [Serve.self, Key.self, TrustKey.self, Config.self]
     )
-}
-
-/// One line saying what failed, one hint; exit 1.
-func failing(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as HintedError {
-        FileHandle.standardError.write(Data("error: \(e.summary)\nhint: \(e.hint)\n".utf8))
-        throw ExitCode(1)
-    } catch let e as ErrorMessage {
-        FileHandle.standardError.write(Data("error: \(e.message)\nhint: \(e.hint)\n".utf8))
-        throw ExitCode(1)
-    }
 }
 
 struct Serve: ParsableCommand {
@@ -60,7 +48,7 @@ struct Key: ParsableCommand {
     @Flag(help: "Print the public key's fingerprint.") var fingerprint = false
 
     func run() throws {
-        try failing {
+        try exitingOneOnFailure {
             let c = try AgentConfig.load(path: config)
             if `init` {
                 let (key, created) = try SigningKey.initialize(stateDir: c.stateDir)
@@ -87,7 +75,7 @@ struct TrustKey: ParsableCommand {
     @Argument(help: "The public key, ed25519:BASE64.") var key: String
 
     func run() throws {
-        try failing {
+        try exitingOneOnFailure {
             guard let k = AgentPublicKey(text: key) else {
                 throw Failure("\"\(key.prefix(60))\" is not an agent public key", hint: "keys look like ed25519:BASE64, as `akbackup-agent key --public` prints them")
             }
@@ -108,4 +96,4 @@ struct Config: ParsableCommand {
     }
 }
 
-AgentCommand.main()
+AgentCommand.mainWithDocumentedExitCodes()

@@ -1,6 +1,7 @@
 import AKBase
 import AKProtocol
 import ArgumentParser
+import CLISupport
 import Foundation
 import HostConfig
 import ReceiverCore
@@ -46,16 +47,13 @@ struct TrustAgentKey: ParsableCommand {
     @Argument(help: "The agent's public key, ed25519:BASE64.") var key: String
 
     func run() throws {
-        guard let k = AgentPublicKey(text: key) else {
-            FileHandle.standardError.write(Data("error: \"\(key.prefix(60))\" is not an agent public key\nhint: keys look like ed25519:BASE64, as `akbackup-agent key --public` prints them on infra-core\n".utf8))
-            throw ExitCode(1)
-        }
-        do {
+        try exitingOneOnFailure {
+            guard let k = AgentPublicKey(text: key) else {
+                throw Failure("\"\(key.prefix(60))\" is not an agent public key",
+                              hint: "keys look like ed25519:BASE64, as `akbackup-agent key --public` prints them on infra-core")
+            }
             let added = try ConfigEditor.addToStringArray(path: config, key: "trusted_agent_keys", value: k.text)
             print(added ? "now trusting agent key \(k.fingerprint) (\(config))" : "agent key \(k.fingerprint) was already trusted")
-        } catch let e as HintedError {
-            FileHandle.standardError.write(Data("error: \(e.summary)\nhint: \(e.hint)\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
@@ -71,4 +69,4 @@ struct Config: ParsableCommand {
     }
 }
 
-ReceiverCommand.main()
+ReceiverCommand.mainWithDocumentedExitCodes()

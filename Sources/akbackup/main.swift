@@ -1,6 +1,7 @@
 import AKBase
 import AKProtocol
 import ArgumentParser
+import CLISupport
 import ControllerCore
 import Foundation
 
@@ -406,4 +407,4 @@ final class ProgressMeter {
     }
 }
 
-AKBackup.main()
+AKBackup.mainWithDocumentedExitCodes()
