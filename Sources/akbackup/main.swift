@@ -4,6 +4,7 @@ import ArgumentParser
 import CLISupport
 import ControllerCore
 import Foundation
+import ProcessRunner
 
 struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "Config file (default: $AKBACKUP_CONFIG, then ~/.config/akbackup/config.toml; none needed).")
@@ -45,7 +46,8 @@ struct AKBackup: ParsableCommand {
         \(ExitStatus.helpText)
         """,
         version: "akbackup \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
-        subcommands: [Backup.self, List.self, Verify.self, Restore.self, RestoreTest.self, Status.self, Doctor.self, Trust.self, DropDatabase.self]
+        subcommands: [Backup.self, List.self, Verify.self, Restore.self, RestoreTest.self, Status.self, Doctor.self, Trust.self, DropDatabase.self,
+                      NotifyFailure.self]
     )
 }
 
@@ -356,6 +358,48 @@ struct DropDatabase: ParsableCommand {
             let done = try agent.call(DropDatabaseRequest(id: agent.makeID(), name: name), expecting: Done.self)
             emit(done.detail, json: false)
             return .ok
+        }
+    }
+}
+
+/// For systemd's OnFailure=: a scheduled run that died without saying so itself (killed, timed out
+/// by systemd, out of memory) still reaches the heartbeat check as a failure.
+struct NotifyFailure: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify-failure",
+        abstract: "Send the failure ping for a systemd unit that failed, with the end of its journal (for OnFailure=).",
+        discussion: """
+        Pings [notify] ping_url + /fail with the unit's last 40 journal lines as the body. Used by akbackup-notify-failure@.service;
+        a run that fails by itself already pinged /fail.
+
+        \(ExitStatus.helpText)
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The systemd unit that failed, e.g. akbackup-backup.service.") var unit: String
+
+    func validate() throws {
+        // The name reaches journalctl's argv: a unit name, nothing that reads as an option.
+        guard unit.range(of: #"^[A-Za-z0-9@_.:\\-]+$"#, options: .regularExpression) != nil, !unit.hasPrefix("-") else {
+            throw ValidationError("\"\(unit.prefix(80))\" is not a systemd unit name")
+        }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let config = try ControllerConfig.load(explicitPath: global.config)
+            guard let notifier = Notifier(config: config.notify) else {
+                throw Failure("no ping_url in [notify]: nothing to notify of \(unit)'s failure",
+                              hint: "set ping_url under [notify] in the config (now: \(config.source)), or drop OnFailure= from the unit")
+            }
+            var body = "\(unit) failed\n"
+            if let journal = try? ChildProcess.run(["journalctl", "--unit", unit, "--lines", "40", "--output", "cat", "--no-pager"], timeout: 30),
+               journal.status == 0 {
+                body += journal.stdoutText
+            } else {
+                body += "(its journal could not be read)\n"
+            }
+            return notifier.ping(.failure, body: body) ? .ok : .failed
         }
     }
 }
