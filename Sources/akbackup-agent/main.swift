@@ -123,10 +123,10 @@ struct Authorize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Let the operator's key run this agent as LOGIN: the forced-command line in LOGIN's authorized_keys (run as root).",
         discussion: """
-        Checks KEYFILE (one OpenSSH public key; ed25519 or ECDSA: libssh2 1.10 cannot sign with RSA for OpenSSH ≥ 8.8),
-        writes command="<this program> serve",restrict KEY to ~LOGIN/.ssh/authorized_keys (idempotent; ~/.ssh 0700 and
-        the file 0600 owned by LOGIN; symbolic links are refused), adds LOGIN to the group \(AgentConfig.packageGroup)
-        (which may read the signing key and write the state directory), warns when LOGIN cannot reach Docker or
+        Checks KEYFILE (one OpenSSH public key; ed25519 or ECDSA: libssh2 1.10 cannot sign with RSA for OpenSSH ≥ 8.8), \
+        writes command="<this program> serve",restrict KEY to ~LOGIN/.ssh/authorized_keys (idempotent; ~/.ssh 0700 and \
+        the file 0600 owned by LOGIN; symbolic links are refused), adds LOGIN to the group \(AgentConfig.packageGroup) \
+        (which may read the signing key and write the state directory), warns when LOGIN cannot reach Docker or \
         read the stack's .env, and prints the line.
         """)
 

@@ -79,9 +79,9 @@ struct Authorize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Let the operator's key run this receiver as LOGIN: the forced-command line in LOGIN's authorized_keys (run as root).",
         discussion: """
-        Checks KEYFILE (one OpenSSH public key; ed25519 or ECDSA: libssh2 1.10 cannot sign with RSA for OpenSSH ≥ 8.8),
-        writes command="<this program> serve",restrict KEY to ~LOGIN/.ssh/authorized_keys (idempotent; ~/.ssh 0700 and
-        the file 0600 owned by LOGIN; symbolic links are refused), creates the backup directory of the config for
+        Checks KEYFILE (one OpenSSH public key; ed25519 or ECDSA: libssh2 1.10 cannot sign with RSA for OpenSSH ≥ 8.8), \
+        writes command="<this program> serve",restrict KEY to ~LOGIN/.ssh/authorized_keys (idempotent; ~/.ssh 0700 and \
+        the file 0600 owned by LOGIN; symbolic links are refused), creates the backup directory of the config for \
         LOGIN (0700) when its require_mount is mounted, and prints the line.
         """)
 
@@ -117,7 +117,8 @@ struct Authorize: ParsableCommand {
     func backupDirectory(_ c: ReceiverConfig, for account: Account) throws {
         let dir = c.directory
         var st = stat()
-        if lstat(dir, &st) == 0 {
+        // The path is root's own config, so a link the admin made to the real directory is fine.
+        if stat(dir, &st) == 0 {
             if (st.st_mode & S_IFMT) != S_IFDIR {
                 warn("\(dir) exists but is not a directory", hint: "move it away, or set directory in \(config)")
             } else if account.can("-w", dir) == false {
