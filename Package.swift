@@ -2,7 +2,8 @@
 import PackageDescription
 
 // Linux only: akbackup is built and tested on Debian 12 (Swift 6, libssh2, glibc); no Apple platform
-// is claimed.
+// is claimed. `platforms:` can only name Apple platforms (and raise their minimum versions), so there
+// is no way to declare "Linux only" here: this comment, the README and deploy/package say it instead.
 //
 // Dependency direction (bottom to top), one job per module:
 //   AKBase           hinted errors, file I/O (exclusive, no-follow, atomic publish), hex, signals, Monitor
@@ -12,6 +13,7 @@ import PackageDescription
 //   SSHTransport     libssh2 implementation of Transport (only the controller links it)
 //   ProtocolSession  client/server sessions: handshake, requests, heartbeats, errors over a channel
 //   HostConfig       the small TOML-subset config reader every program uses
+//   HostSetup        `authorize` on the hosts: the operator's key, authorized_keys, the agent's group
 //   Compression, DumpFormat  gzip members; what a plain pg_dump contains and what may reach psql
 //   AgentCore / ReceiverCore (remote programs: no libssh2), ControllerCore (jobs)
 //   CLISupport       what the three command-line programs share: exit codes, "error:" + "hint:"
@@ -36,6 +38,8 @@ let package = Package(
         .target(name: "SSHTransport", dependencies: ["CLibSSH2", "Transport", "AKBase", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "ProtocolSession", dependencies: ["AKProtocol", "Transport", "AKBase"]),
         .target(name: "HostConfig", dependencies: ["AKBase"]),
+        // Root's setup of a host: the operator's key and the forced command in a login's authorized_keys.
+        .target(name: "HostSetup", dependencies: ["AKBase", "ProcessRunner"]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(name: "Compression", dependencies: ["CZlib", "CDeflate"]),
@@ -60,11 +64,11 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-agent", dependencies: [
-            "AgentCore", "AKBase", "CLISupport",
+            "AgentCore", "AKBase", "CLISupport", "HostSetup",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "akbackup-receiver", dependencies: [
-            "ReceiverCore", "AKBase", "CLISupport",
+            "ReceiverCore", "AKBase", "CLISupport", "HostSetup",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "AKProtocolTests", dependencies: ["AKProtocol", "AKBase", "ProtocolSession", "Transport", .product(name: "Crypto", package: "swift-crypto")]),
@@ -73,6 +77,7 @@ let package = Package(
         .target(name: "AgentHarness", dependencies: ["AgentCore", "ReceiverCore", "ControllerCore", "AKBase", "AKProtocol", "ProtocolSession",
                                                      "Transport", "ProcessRunner", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/Support"),
+        .testTarget(name: "HostSetupTests", dependencies: ["HostSetup", "AKBase"]),
         .testTarget(name: "DumpFormatTests", dependencies: ["DumpFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentHarness", "AgentCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
                                                            .product(name: "Crypto", package: "swift-crypto")]),

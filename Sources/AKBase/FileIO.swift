@@ -139,16 +139,20 @@ public enum FileIO {
     /// Publishes `bytes` at `path`: written to `temp` (created exclusively, default a random name
     /// beside `path`), fsynced, then renamed over `path` (`replace`) or linked to it — which fails if
     /// `path` exists, so nothing is ever overwritten — and the directory fsynced. On any failure the
-    /// temp file is removed and `path` is as it was.
-    public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t, replace: Bool, temp: String? = nil) throws {
+    /// temp file is removed and `path` is as it was. With `group`, the file gets that group before it
+    /// gets `mode` and a name, so a group-readable mode never applies to the creator's group.
+    public static func writeAtomically(_ path: String, bytes: [UInt8], mode: mode_t, replace: Bool, temp: String? = nil,
+                                       group: gid_t? = nil) throws {
         let directory = (path as NSString).deletingLastPathComponent
         let tempPath = temp ?? "\(path).tmp-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = try createExclusive(tempPath, mode: mode)
+        // Owner-only until the group is right: the creator's group must never read it.
+        let fd = try createExclusive(tempPath, mode: group == nil ? mode : mode & 0o700)
         var published = false
         defer { if !published { unlink(tempPath) } }
         do {
             defer { close(fd) }
             if let code = writeAll(fd, bytes) { throw FileIOError("write", path: tempPath, code: code) }
+            if let group, fchown(fd, uid_t.max, group) != 0 { throw FileIOError("change the group of", path: tempPath, code: errno) }
             guard fchmod(fd, mode) == 0 else { throw FileIOError("chmod", path: tempPath, code: errno) }
             guard fsync(fd) == 0 else { throw FileIOError("sync", path: tempPath, code: errno) }
         }

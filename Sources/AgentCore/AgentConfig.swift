@@ -7,6 +7,9 @@ import HostConfig
 /// sends any of these, so a stolen controller key cannot point the agent elsewhere.
 public struct AgentConfig: Equatable, Sendable {
     public static let defaultPath = "/etc/akbackup/agent.toml"
+    /// The group of the logins the agent runs as (the package makes it): it may read the signing key
+    /// and write the state directory, which root owns.
+    public static let packageGroup = "akbackup"
 
     public var composeDir = "/opt/stacks/caddy-auth"
     public var composeFile = "docker-compose.yml"

@@ -7,7 +7,8 @@ import Glibc
 #endif
 
 /// The agent's Ed25519 signing key, which never leaves infra-core: `signing.key` (the 32-byte seed,
-/// base64, mode 0600, created exclusively) and `signing.pub` in the agent's state directory.
+/// base64, created exclusively; mode 0600, or 0640 in the agent's group when root makes it for the
+/// package) and `signing.pub` in the agent's state directory.
 /// Its signature on a manifest is what makes a backup restorable.
 public struct SigningKey: Sendable {
     /// The 32-byte Ed25519 seed (kept as bytes: Crypto's key type is not Sendable).
@@ -50,14 +51,16 @@ public struct SigningKey: Sendable {
     }
 
     /// Creates the key if there is none; returns it either way. Never replaces an existing key.
+    /// With `group` (the package's `akbackup`: the logins the agent runs as) the key is 0640 in that
+    /// group, so root can make it while those logins can read it; without, 0600 for its creator.
     @discardableResult
-    public static func initialize(stateDir: String) throws -> (key: SigningKey, created: Bool) {
+    public static func initialize(stateDir: String, group: gid_t? = nil) throws -> (key: SigningKey, created: Bool) {
         if let existing = try load(stateDir: stateDir) { return (existing, false) }
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         let key = SigningKey(privateKey: Curve25519.Signing.PrivateKey())
         let seed = Array((Data(key.privateKey.rawRepresentation).base64EncodedString() + "\n").utf8)
         do {
-            try FileIO.writeAtomically(path(stateDir: stateDir), bytes: seed, mode: 0o600, replace: false)
+            try FileIO.writeAtomically(path(stateDir: stateDir), bytes: seed, mode: group == nil ? 0o600 : 0o640, replace: false, group: group)
         } catch let e as FileIOError where e.code == EEXIST {
             // Another process made one at the same moment: that one is the key.
             return (try require(stateDir: stateDir), false)

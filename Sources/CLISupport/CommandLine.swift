@@ -34,3 +34,16 @@ public func exitingOneOnFailure(_ body: () throws -> Void) throws {
         throw ExitCode(1)
     }
 }
+
+/// The program's own name, for the lines it prints.
+private let programName = URL(fileURLWithPath: CommandLine.arguments.first ?? "akbackup").lastPathComponent
+
+/// Progress of a setup command, on stderr (stdout carries only what scripts read).
+public func say(_ text: String) {
+    FileHandle.standardError.write(Data("\(programName): \(text)\n".utf8))
+}
+
+/// A warning and what to do about it; the command goes on.
+public func warn(_ text: String, hint: String) {
+    FileHandle.standardError.write(Data("\(programName): warning: \(text)\nhint: \(hint)\n".utf8))
+}

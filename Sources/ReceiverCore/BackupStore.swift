@@ -46,7 +46,10 @@ public struct BackupStore: Sendable {
 
     /// Mount points, from the kernel's view of this process (octal escapes decoded).
     static func mountPoints() -> Set<String> {
-        guard let text = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        // Read to the end: procfs hands the file out a page at a time, and String(contentsOfFile:)
+        // stops after the first read (on a host with many mounts, /volume1 was then "not mounted").
+        guard let bytes = try? FileIO.readFile("/proc/self/mountinfo", limit: 64 << 20) else { return [] }
+        let text = String(decoding: bytes, as: UTF8.self)
         var out: Set<String> = []
         for line in text.split(separator: "\n") {
             let f = line.split(separator: " ")

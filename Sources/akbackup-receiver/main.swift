@@ -4,15 +4,19 @@ import ArgumentParser
 import CLISupport
 import Foundation
 import HostConfig
+import HostSetup
 import ReceiverCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct ReceiverCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "akbackup-receiver",
         abstract: "akbackup's receiver on the NAS: stores, lists, verifies and serves backups in one directory.",
         discussion: """
-        Runs as an SSH forced command (see deploy/receiver/install):
-          command="/usr/local/bin/akbackup-receiver serve",restrict ssh-ed25519 AAAA…
+        Runs as an SSH forced command, which `akbackup-receiver authorize` writes:
+          command="/usr/bin/akbackup-receiver serve",restrict ssh-ed25519 AAAA…
         It reads its own config (\(ReceiverConfig.defaultPath)) and never writes outside its directory; the controller
         only asks for operations and never sends paths. It keeps only backups and receipts signed by an
         agent key it trusts (trusted_agent_keys).
@@ -22,7 +26,7 @@ struct ReceiverCommand: ParsableCommand {
         Exit codes of the other commands: 0 done, 1 failed, 2 usage error.
         """,
         version: "akbackup-receiver \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
-        subcommands: [Serve.self, TrustAgentKey.self, Config.self]
+        subcommands: [Serve.self, TrustAgentKey.self, Config.self, Authorize.self]
     )
 }
 
@@ -66,6 +70,75 @@ struct Config: ParsableCommand {
     func run() throws {
         guard defaults else { throw ValidationError("use --defaults") }
         print(ReceiverConfig.defaultsText, terminator: "")
+    }
+}
+
+struct Authorize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let the operator's key run this receiver as LOGIN: the forced-command line in LOGIN's authorized_keys (run as root).",
+        discussion: """
+        Checks KEYFILE (one OpenSSH public key; ed25519 or ECDSA: libssh2 1.10 cannot sign with RSA for OpenSSH ≥ 8.8), \
+        writes command="<this program> serve",restrict KEY to ~LOGIN/.ssh/authorized_keys (idempotent; ~/.ssh 0700 and \
+        the file 0600 owned by LOGIN; symbolic links are refused), creates the backup directory of the config for \
+        LOGIN (0700) when its require_mount is mounted, and prints the line.
+        """)
+
+    @Option(help: "The login the controller connects as.") var user: String
+    @Option(help: "Config file (a non-default one goes into the forced command).") var config = ReceiverConfig.defaultPath
+    @Argument(help: "The operator's public key file, e.g. a copy of their ~/.ssh/id_ed25519.pub.") var keyFile: String
+
+    func run() throws {
+        do {
+            try HostSetup.Authorize.requireRoot("akbackup-receiver")
+            let account = try Account.lookup(user)
+            let key = try HostSetup.Authorize.readKey(keyFile)
+            let c = try ReceiverConfig.load(path: config)
+            let command = HostSetup.Authorize.serveCommand(executable: try HostSetup.Authorize.ownExecutable(), config: config,
+                                                           defaultConfig: ReceiverConfig.defaultPath)
+            let (line, outcome) = try HostSetup.Authorize.authorize(key: key, for: account, command: command)
+            for note in outcome.notes { say(note) }
+            say(HostSetup.Authorize.describe(outcome))
+            try backupDirectory(c, for: account)
+            if c.trustedAgentKeys.isEmpty {
+                warn("no agent key is trusted yet: every backup is refused",
+                     hint: "on infra-core run `akbackup-agent key --public`, then here: akbackup-receiver trust-agent-key KEY")
+            }
+            print(line)
+        } catch let e as HintedError {
+            FileHandle.standardError.write(Data("error: \(e.summary)\nhint: \(e.hint)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The runbook's `mkdir -p` of the backup directory, for the login — only on the mounted volume:
+    /// made on the NAS's system disk it would hide a volume that failed to mount.
+    func backupDirectory(_ c: ReceiverConfig, for account: Account) throws {
+        let dir = c.directory
+        var st = stat()
+        // The path is root's own config, so a link the admin made to the real directory is fine.
+        if stat(dir, &st) == 0 {
+            if (st.st_mode & S_IFMT) != S_IFDIR {
+                warn("\(dir) exists but is not a directory", hint: "move it away, or set directory in \(config)")
+            } else if account.can("-w", dir) == false {
+                warn("\(user) cannot write to \(dir)", hint: "chown -R \(user) \(dir)")
+            }
+            return
+        }
+        if let problem = BackupStore(config: c).mountProblem() {
+            warn("not creating \(dir): \(problem)",
+                 hint: "mount the volume and run authorize again (or set require_mount in \(config) to where the backups really live)")
+            return
+        }
+        let parent = (dir as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        guard mkdir(dir, 0o700) == 0 || errno == EEXIST else { throw FileIOError("create", path: dir, code: errno) }
+        // Owner and mode through a descriptor that refuses a link swapped in meanwhile.
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError("open", path: dir, code: errno) }
+        defer { close(fd) }
+        guard fchown(fd, account.uid, account.gid) == 0 else { throw FileIOError("change the owner of", path: dir, code: errno) }
+        guard fchmod(fd, 0o700) == 0 else { throw FileIOError("chmod", path: dir, code: errno) }
+        say("created \(dir) for \(user) (0700)")
     }
 }
 

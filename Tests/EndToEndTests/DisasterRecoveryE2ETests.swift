@@ -5,7 +5,7 @@ import XCTest
 /// empty `authentik` database and a freshly installed agent with a new signing key — and the newest
 /// backup, signed by the old key, must come back once the operator trusts that key on the new host.
 final class DisasterRecoveryE2ETests: XCTestCase {
-    let akbackup = "/usr/local/bin/akbackup"
+    let akbackup = Lab.controllerBinary
     let state = "/var/lib/akbackup-agent"
     let saved = "/var/lib/akbackup-lab/dr-saved"
 
@@ -44,7 +44,7 @@ final class DisasterRecoveryE2ETests: XCTestCase {
         }
 
         // The rebuild: a new agent key (what deploy/agent/install makes)...
-        let newKey = try agentAsLogin(["/usr/local/bin/akbackup-agent", "key", "--init"])
+        let newKey = try agentAsLogin([Lab.agentBinary, "key", "--init"])
         XCTAssertTrue(newKey.ok, newKey.description)
         XCTAssertNotEqual(newKey.stdout.trimmingCharacters(in: .whitespacesAndNewlines), oldKey)
         // ...and a fresh database volume: an empty authentik database.
@@ -63,7 +63,7 @@ final class DisasterRecoveryE2ETests: XCTestCase {
         XCTAssertTrue(refused.stderr.contains("akbackup-agent trust-key \(oldKey)"), refused.description)
 
         // The operator does exactly that on infra-core...
-        let trust = try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, "/usr/local/bin/akbackup-agent", "trust-key", oldKey])
+        let trust = try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, Lab.agentBinary, "trust-key", oldKey])
         XCTAssertTrue(trust.ok, trust.description)
         // ...and the backup comes back; Authentik is healthy with the backed-up content.
         let r = try Lab.runAsOperator([akbackup, "restore", "latest", "--yes", "--json"], timeout: 600)

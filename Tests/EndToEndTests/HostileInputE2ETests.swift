@@ -5,7 +5,7 @@ import XCTest
 /// may run anything, change the live database, create anything in the container, or leave anything
 /// new on the NAS but a failed receipt.
 final class HostileInputE2ETests: XCTestCase {
-    let akbackup = "/usr/local/bin/akbackup"
+    let akbackup = Lab.controllerBinary
 
     override func setUpWithError() throws {
         try Lab.require()

@@ -20,8 +20,11 @@ enum Lab {
     /// ssh aliases in the operator's ~/.ssh/config.
     static let infraAlias = "infra-core"
     static let nasAlias = "nas"
-    static let agentBinary = "/usr/local/bin/akbackup-agent"
-    static let receiverBinary = "/usr/local/bin/akbackup-receiver"
+    /// Where the packages install the programs (the lab installs the .debs, like a real host).
+    static let binDir = env("AKLAB_BIN_DIR", "/usr/bin")
+    static let controllerBinary = "\(binDir)/akbackup"
+    static let agentBinary = "\(binDir)/akbackup-agent"
+    static let receiverBinary = "\(binDir)/akbackup-receiver"
 
     /// The repository root (this file is Tests/EndToEndTests/Lab.swift).
     static let repoRoot: URL = URL(fileURLWithPath: #filePath)

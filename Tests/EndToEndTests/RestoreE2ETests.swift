@@ -5,7 +5,7 @@ import XCTest
 /// content is compared with what it was: row counts and a content hash per table, sequences and
 /// large objects — never dump text (pg_dump writes random \restrict keys).
 final class RestoreE2ETests: XCTestCase {
-    let akbackup = "/usr/local/bin/akbackup"
+    let akbackup = Lab.controllerBinary
 
     override func setUpWithError() throws {
         try Lab.require()
@@ -474,7 +474,7 @@ final class RestoreE2ETests: XCTestCase {
 
 /// Helpers for the restore tests: content fingerprints, crafted artifacts on the NAS, akbackup's databases.
 enum RestoreFixture {
-    static let akbackup = "/usr/local/bin/akbackup"
+    static let akbackup = Lab.controllerBinary
 
     /// Per table (public and template): row count and an md5 over the rows; sequences; large objects.
     static func liveContent(database: String = "authentik") throws -> [String] {

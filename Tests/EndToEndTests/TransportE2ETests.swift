@@ -9,7 +9,7 @@ import Glibc
 #endif
 
 /// End-to-end tests of the SSH transport, `akbackup doctor` and `akbackup trust`, run as the
-/// operator with the installed controller (/usr/local/bin/akbackup) through the aliases of the
+/// operator with the installed controller (Lab.controllerBinary) through the aliases of the
 /// operator's real ~/.ssh/config. The fault aliases (`infra-core-banner`, `-v99`, `-missing`,
 /// `-cut`, `-stall`, `-rsa`, `-wronguser`, `-unknownkey`, `-changedkey`, `-trust`) and their
 /// server-side forced commands come from `deploy/lab/lab up` (section "fault fixtures").
@@ -19,7 +19,7 @@ import Glibc
 /// happens before the remote's role is known, so an infra-core alias serves as receiver), and
 /// `akbackup doctor` with it as the agent host (a FAIL line with its hint, exit 1, the NAS ok).
 final class TransportE2ETests: XCTestCase {
-    static let controller = "/usr/local/bin/akbackup"
+    static let controller = Lab.controllerBinary
     var ssh: String { Lab.operatorHome + "/.ssh" }
 
     override func setUpWithError() throws {

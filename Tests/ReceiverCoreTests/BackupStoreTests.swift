@@ -3,6 +3,25 @@ import AKProtocol
 import XCTest
 
 final class BackupStoreTests: XCTestCase {
+    /// Every mount point counts, not just those in procfs's first page of mountinfo: a NAS has many
+    /// mounts, and /volume1 late in the file read as "not mounted".
+    func testMountPointsAreReadFromTheWholeMountinfo() throws {
+        let fd = open("/proc/self/mountinfo", O_RDONLY)
+        try XCTSkipIf(fd < 0, "no /proc")
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 512)   // small reads: the whole file whatever its size
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
+        let last = try XCTUnwrap(lines.last?.split(separator: " ")[4]).replacingOccurrences(of: "\\040", with: " ")
+        XCTAssertTrue(BackupStore.mountPoints().contains(String(last)), "the last mount, \(last), is missing (\(bytes.count) bytes of mountinfo)")
+        XCTAssertTrue(BackupStore.mountPoints().contains("/"))
+    }
+
     func testProbeOfExistingWritableDirectory() throws {
         let dir = try temporaryDirectory()
         let checks = BackupStore(directory: dir, trustedKeys: [ReceiverHarness.agentKey.publicKey]).probe(configSource: "test")
