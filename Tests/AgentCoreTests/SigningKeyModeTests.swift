@@ -1,6 +1,7 @@
 @testable import AgentCore
 import AKBase
 import Foundation
+import ProcessRunner
 import XCTest
 #if canImport(Glibc)
 import Glibc
@@ -53,8 +54,22 @@ final class SigningKeyModeTests: XCTestCase {
     }
 
     func testAGroupTheCreatorIsNotInIsRefusedAndLeavesNoKey() throws {
-        try XCTSkipIf(geteuid() == 0, "root may give a file any group")
-        XCTAssertThrowsError(try SigningKey.initialize(stateDir: state, group: 0))
+        if geteuid() != 0 {
+            XCTAssertThrowsError(try SigningKey.initialize(stateDir: state, group: 0))
+        } else {
+            // Root may give a file any group: the refusal is what an ordinary login meets, so the
+            // agent program runs as `nobody` here.
+            let agent = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("akbackup-agent").path
+            guard FileManager.default.isExecutableFile(atPath: agent) else { return XCTFail("\(agent) is not built: swift build first") }
+            XCTAssertEqual(chmod(state, 0o777), 0)
+            let config = state + ".toml"
+            try "state_dir = \"\(state)\"\n".write(toFile: config, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: config) }
+            XCTAssertEqual(chmod(config, 0o644), 0)
+            let r = try ChildProcess.run(["runuser", "-u", "nobody", "--", agent, "key", "--init", "--group", "root", "--config", config], timeout: 30)
+            XCTAssertEqual(r.status, 1, r.stderrText)
+            XCTAssertTrue(r.stderrText.hasPrefix("error: ") && r.stderrText.contains("\nhint: "), r.stderrText)
+        }
         XCTAssertNil(try SigningKey.load(stateDir: state))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: state), [])
     }
