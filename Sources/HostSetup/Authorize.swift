@@ -66,6 +66,21 @@ public enum Authorize {
         return (line, outcome)
     }
 
+    /// The whole shared part of `PROGRAM authorize --user LOGIN [--config C] KEYFILE`: root only, the
+    /// login and the key checked, the forced command for this very binary written; each step said on
+    /// `say`. Returns the line and the login, for the program's own checks after it.
+    public static func operatorKey(program: String, user: String, keyFile: String, config: String, defaultConfig: String,
+                                   say: (String) -> Void) throws -> (line: String, account: Account) {
+        try requireRoot(program)
+        let account = try Account.lookup(user)
+        let key = try readKey(keyFile)
+        let command = serveCommand(executable: try ownExecutable(), config: config, defaultConfig: defaultConfig)
+        let (line, outcome) = try authorize(key: key, for: account, command: command)
+        for note in outcome.notes { say(note) }
+        say(describe(outcome))
+        return (line, account)
+    }
+
     /// How the outcome reads to the operator.
     public static func describe(_ outcome: AuthorizedKeysFile.Outcome) -> String {
         switch outcome.change {

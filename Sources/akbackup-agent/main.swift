@@ -124,15 +124,9 @@ struct Authorize: ParsableCommand {
 
     func run() throws {
         try exitingOneOnFailure {
-            try HostSetup.Authorize.requireRoot("akbackup-agent")
-            let account = try Account.lookup(user)
-            let key = try HostSetup.Authorize.readKey(keyFile)
             let c = try AgentConfig.load(path: config)
-            let command = HostSetup.Authorize.serveCommand(executable: try HostSetup.Authorize.ownExecutable(), config: config,
-                                                           defaultConfig: AgentConfig.defaultPath)
-            let (line, outcome) = try HostSetup.Authorize.authorize(key: key, for: account, command: command)
-            for note in outcome.notes { say(note) }
-            say(HostSetup.Authorize.describe(outcome))
+            let (line, account) = try HostSetup.Authorize.operatorKey(program: "akbackup-agent", user: user, keyFile: keyFile, config: config,
+                                                                       defaultConfig: AgentConfig.defaultPath, say: say)
 
             let group = AgentConfig.packageGroup
             if Account.groupID(group) != nil {

@@ -88,25 +88,16 @@ struct Authorize: ParsableCommand {
     @Argument(help: "The operator's public key file, e.g. a copy of their ~/.ssh/id_ed25519.pub.") var keyFile: String
 
     func run() throws {
-        do {
-            try HostSetup.Authorize.requireRoot("akbackup-receiver")
-            let account = try Account.lookup(user)
-            let key = try HostSetup.Authorize.readKey(keyFile)
+        try exitingOneOnFailure {
             let c = try ReceiverConfig.load(path: config)
-            let command = HostSetup.Authorize.serveCommand(executable: try HostSetup.Authorize.ownExecutable(), config: config,
-                                                           defaultConfig: ReceiverConfig.defaultPath)
-            let (line, outcome) = try HostSetup.Authorize.authorize(key: key, for: account, command: command)
-            for note in outcome.notes { say(note) }
-            say(HostSetup.Authorize.describe(outcome))
+            let (line, account) = try HostSetup.Authorize.operatorKey(program: "akbackup-receiver", user: user, keyFile: keyFile, config: config,
+                                                                       defaultConfig: ReceiverConfig.defaultPath, say: say)
             try backupDirectory(c, for: account)
             if c.trustedAgentKeys.isEmpty {
                 warn("no agent key is trusted yet: every backup is refused",
                      hint: "on infra-core run `akbackup-agent key --public`, then here: akbackup-receiver trust-agent-key KEY")
             }
             print(line)
-        } catch let e as HintedError {
-            FileHandle.standardError.write(Data("error: \(e.summary)\nhint: \(e.hint)\n".utf8))
-            throw ExitCode(1)
         }
     }
 

@@ -13,7 +13,7 @@ final class BackupE2ETests: XCTestCase {
         try Lab.require()
         removeWhatThisTestStores()
         guard Lab.binariesInstalled else {
-            let message = "binaries not installed: deploy/lab/lab install --bin .build/debug"
+            let message = "binaries not installed: deploy/package && deploy/lab/lab install"
             if Lab.isCI { throw LabError(message) }
             throw XCTSkip(message)
         }

@@ -15,10 +15,6 @@ final class DisasterRecoveryE2ETests: XCTestCase {
         try RestoreFixture.dropAkbackupDatabases()
     }
 
-    func agentAsLogin(_ argv: [String]) throws -> CommandResult {
-        try Lab.run(["ip", "netns", "exec", Lab.infraNamespace] + Lab.asUser(Lab.agentUser, home: "/home/\(Lab.agentUser)") + argv)
-    }
-
     func testRebuiltInfraCoreRestoresTheOldKeysBackupOnceTheOperatorTrustsIt() throws {
         let artifact = try RestoreFixture.freshBackup()
         let atBackup = try RestoreFixture.liveContent()
@@ -43,8 +39,8 @@ final class DisasterRecoveryE2ETests: XCTestCase {
             if !recovered { _ = try? Lab.run([Lab.sampleDataScript, "--scale", "1"], timeout: 600) }
         }
 
-        // The rebuild: a new agent key (what deploy/agent/install makes)...
-        let newKey = try agentAsLogin([Lab.agentBinary, "key", "--init"])
+        // The rebuild: a new agent key (what the package's postinst makes, as root on infra-core)...
+        let newKey = try Lab.run(["ip", "netns", "exec", Lab.infraNamespace, Lab.agentBinary, "key", "--init", "--group", "akbackup"])
         XCTAssertTrue(newKey.ok, newKey.description)
         XCTAssertNotEqual(newKey.stdout.trimmingCharacters(in: .whitespacesAndNewlines), oldKey)
         // ...and a fresh database volume: an empty authentik database.

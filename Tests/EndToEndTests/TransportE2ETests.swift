@@ -26,7 +26,7 @@ final class TransportE2ETests: XCTestCase {
         try Lab.require()
         removeWhatThisTestStores()
         guard FileManager.default.isExecutableFile(atPath: Self.controller), Lab.binariesInstalled else {
-            let message = "akbackup binaries are not installed in the lab; run: deploy/lab/lab install --bin .build/debug"
+            let message = "akbackup binaries are not installed in the lab; run: deploy/package && deploy/lab/lab install"
             if Lab.isCI { throw LabError(message) }
             throw XCTSkip(message)
         }
