@@ -125,10 +125,11 @@ public struct StatusLimits: Codable, Equatable, Sendable {
             }
             return v
         }
-        let maxHours = try read("max_backup_age_hours", range: 1...8760, unit: "hours") ?? defaultMaxBackupAgeHours
-        let maxDays = try read("max_restore_test_age_days", range: 1...3650, unit: "days") ?? defaultMaxRestoreTestAgeDays
-        let warnHours = try read("warn_backup_age_hours", range: 1...8760, unit: "hours")
-        let warnDays = try read("warn_restore_test_age_days", range: 1...3650, unit: "days")
+        // 0 is allowed: everything is overdue, which is how to check that an alert fires.
+        let maxHours = try read("max_backup_age_hours", range: 0...8760, unit: "hours") ?? defaultMaxBackupAgeHours
+        let maxDays = try read("max_restore_test_age_days", range: 0...3650, unit: "days") ?? defaultMaxRestoreTestAgeDays
+        let warnHours = try read("warn_backup_age_hours", range: 0...8760, unit: "hours")
+        let warnDays = try read("warn_restore_test_age_days", range: 0...3650, unit: "days")
         for (key, warn, max, maxKey) in [("warn_backup_age_hours", warnHours, maxHours, "max_backup_age_hours"),
                                          ("warn_restore_test_age_days", warnDays, maxDays, "max_restore_test_age_days")] {
             if let warn, warn > max {

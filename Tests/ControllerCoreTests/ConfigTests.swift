@@ -118,7 +118,7 @@ final class ControllerConfigTests: XCTestCase {
     func testMonitoringKeyErrors() throws {
         try assertConfigError("[status]\nwarn_backup_age_hours = 30\n", ["config.toml:2", "status.warn_backup_age_hours (30) is above status.max_backup_age_hours (26)"])
         try assertConfigError("[status]\nwarn_restore_test_age_days = 93\n", ["status.warn_restore_test_age_days (93) is above status.max_restore_test_age_days (92)"])
-        try assertConfigError("[status]\nwarn_backup_age_hours = 0\n", ["status.warn_backup_age_hours must be 1…8760 hours"])
+        try assertConfigError("[status]\nwarn_backup_age_hours = -1\n", ["status.warn_backup_age_hours must be 0…8760 hours"])
         try assertConfigError("[status]\nwarn_backup_age_hours = \"25\"\n", ["key \"status.warn_backup_age_hours\" must be an integer"])
         try assertConfigError("[status]\ntextfile_dir = 7\n", ["key \"status.textfile_dir\" must be a string"])
         try assertConfigError("[status]\ntextfile_dir = \"prom\"\n", ["status.textfile_dir must be an absolute path"])
