@@ -120,13 +120,14 @@ struct RestoreJob {
         var outcome: RestoreOutcome
         var message: String
         var downtime: Double?
-        switch request.mode {
-        case .test, .swap where failure != nil:
+        // A restore test always ends here, and so does a swap whose candidate failed: live was never touched.
+        switch (request.mode, failure) {
+        case (.test, _), (.swap, .some):
             if steps.runQuietly("drop \(target)", { try db.dropDatabase(target) }) { dropOnExit = nil }
             outcome = failure == nil ? .tested : .failed
             message = failure.map { "\($0); the live database and the services were not touched" }
                 ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables\(validation?.schemaChecked.map { " and \($0.count) kinds of schema objects" } ?? "") match the manifest; scratch database dropped"
-        case .swap:
+        case (.swap, .none):
             if session.peerGone {
                 throw TransportError(.io, host: "controller", "the controller went away before the swap", hint: "the live database was not touched")
             }
@@ -138,7 +139,7 @@ struct RestoreJob {
                         healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard)
             (outcome, message, downtime) = (swap.outcome, swap.message, swap.downtime)
             if outcome == .restored { undoPoint = pre }
-        case .replace:
+        case (.replace, _):
             if failure == nil {
                 _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
             }

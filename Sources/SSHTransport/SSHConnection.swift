@@ -415,7 +415,7 @@ public final class SSHConnection: ByteChannel, @unchecked Sendable {
                     let status = libssh2_channel_get_exit_status(channel)
                     var sig = [CChar](repeating: 0, count: 64)
                     if ak_channel_exit_signal(session, channel, &sig, sig.count) > 0 {
-                        exitSignal = String(cString: sig)
+                        exitSignal = String(cBuffer: sig)
                     } else {
                         exitStatus = status
                     }

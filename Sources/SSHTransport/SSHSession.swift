@@ -28,7 +28,7 @@ enum LibSSH2 {
     static func lastError(_ session: OpaquePointer) -> String {
         var buf = [CChar](repeating: 0, count: 512)
         let rc = ak_session_last_error(session, &buf, buf.count)
-        let text = String(cString: buf)
+        let text = String(cBuffer: buf)
         return text.isEmpty ? "libssh2 error \(rc)" : "\(text) (libssh2 error \(rc))"
     }
 }
@@ -157,7 +157,7 @@ final class SessionCore: @unchecked Sendable {
     private static func numericAddress(_ sa: UnsafeMutablePointer<sockaddr>, _ len: socklen_t) -> String {
         var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
         guard getnameinfo(sa, len, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST) == 0 else { return "?" }
-        return String(cString: host)
+        return String(cBuffer: host)
     }
 }
 
