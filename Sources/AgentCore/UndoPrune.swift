@@ -135,6 +135,9 @@ struct UndoPruning {
             var detail = dropped.isEmpty ? "nothing to drop" : "dropped \(dropped.count) (\(ByteFormat.human(report.droppedBytes)))"
             if !failed.isEmpty { detail += "; could not drop \(failed.map(\.name).joined(separator: ", ")): the operation is unaffected, `akbackup prune` retries" }
             detail += "; \(report.databases.count - dropped.count) kept (\(ByteFormat.human(report.keptBytes)))"
+            // Reported here too, not only by doctor: a name akbackup did not write needs a person.
+            let unparsable = report.databases.filter { $0.stamp == nil }.map(\.name)
+            if !unparsable.isEmpty { detail += "; never dropped, their stamps do not parse: \(unparsable.joined(separator: ", "))" }
             steps.record("apply the undo policy", ok: failed.isEmpty, detail: detail, since: start)
         } catch {
             steps.record("apply the undo policy", ok: false,

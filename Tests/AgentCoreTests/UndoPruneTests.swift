@@ -72,6 +72,7 @@ final class UndoPruneTests: XCTestCase {
         let summary = try XCTUnwrap(receipt.steps.last)
         XCTAssertTrue(summary.ok)
         XCTAssertTrue(summary.detail?.contains("dropped 2") == true, summary.detail ?? "")
+        XCTAssertTrue(summary.detail?.contains("never dropped, their stamps do not parse: \(badStamp)") == true, summary.detail ?? "")
         XCTAssertTrue(receipt.steps.first { $0.name == "drop \(oldUndoPoint)" }?.detail?.contains("undo_max_age_days") == true)
         XCTAssertEqual(receipt.signatureStatus(trusting: [Harness.key.publicKey]), .trusted, "the steps are signed with the rest")
     }
