@@ -64,13 +64,18 @@ public struct AgentFacts: Codable, Equatable, Sendable {
     public var signingKey: String?
     /// Every key whose signatures this agent accepts (its own first).
     public var trustedKeys: [String]
+    /// akbackup's databases in the live cluster and what the agent's undo policy would do with them
+    /// now (a dry run, PROTOCOL.md §13); absent when the database could not be asked.
+    public var undo: UndoReport?
 
-    public init(database: String, appServices: [String], authentikVersion: String?, signingKey: String?, trustedKeys: [String]) {
+    public init(database: String, appServices: [String], authentikVersion: String?, signingKey: String?, trustedKeys: [String],
+                undo: UndoReport? = nil) {
         self.database = database
         self.appServices = appServices
         self.authentikVersion = authentikVersion
         self.signingKey = signingKey
         self.trustedKeys = trustedKeys
+        self.undo = undo
     }
 }
 
@@ -84,6 +89,9 @@ public struct ProbeResult: RequestBound {
         self.id = id
         self.checks = checks
         self.agent = agent
+    }
+    public func validate() throws {
+        try agent?.undo?.validate(FieldChecks(Self.type), "agent.undo.")
     }
 }
 

@@ -65,6 +65,8 @@ public enum MessageCatalog {
         RestoreRequest.self, RestoreReady.self, RestoreResult.self, UndoRequest.self,
         DatabasesRequest.self, DatabasesResult.self, DropDatabaseRequest.self,
         ReceiptStore.self, ReceiptsRequest.self, ReceiptsResult.self,
+        // Undo points on infra-core (§13).
+        UndoPruneRequest.self, UndoPruneResult.self,
     ]
 
     static let byType: [String: any WireMessage.Type] = Dictionary(uniqueKeysWithValues: types.map { ($0.type, $0) })

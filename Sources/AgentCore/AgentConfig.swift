@@ -43,14 +43,32 @@ public struct AgentConfig: Equatable, Sendable {
     /// --trust-unsigned). Off by default: whoever holds the operator's key could otherwise put any
     /// content into Authentik. Restore tests of such dumps are always allowed.
     public var allowUnsignedRestores = false
+    /// The undo policy (PROTOCOL.md §13.1), applied after every successful restore, restore test and
+    /// undo, and on request (`akbackup prune`). Every restore leaves a full copy of the database in the
+    /// live cluster; without a policy they add up to several times its size within days.
+    /// The newest this many pre-restore databases are always kept: `restore --undo` puts the newest
+    /// back, so at least 1 (0 would let a prune take away the undo a restore just promised).
+    public var undoKeepNewest = 1
+    /// Older pre-restore databases are dropped once older than this many days (0: at the next prune).
+    public var undoMaxAgeDays = 7
+    /// Failed (rolled back) and undone databases: restores that were judged bad, kept only for a look.
+    public var failedMaxAgeDays = 1
+    /// doctor and status warn when akbackup's databases hold more than this percent of the file system
+    /// of PostgreSQL's data directory (0: whenever there is one).
+    public var undoWarnPercent = 50
 
     public init() {}
+
+    public var undoPolicy: UndoPolicy {
+        UndoPolicy(keepNewest: undoKeepNewest, maxAgeDays: undoMaxAgeDays, failedMaxAgeDays: failedMaxAgeDays, warnPercent: undoWarnPercent)
+    }
 
     static let keys: Set<String> = [
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
         "database", "db_user", "db_os_user", "docker", "compose_command", "health_url", "max_health_timeout",
         "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores",
+        "undo_keep_newest", "undo_max_age_days", "failed_max_age_days", "undo_warn_percent",
     ]
 
     /// Loads `path`; a missing file means all defaults.
@@ -96,7 +114,31 @@ public struct AgentConfig: Equatable, Sendable {
             }
             c.peerTimeout = v
         }
+        try loadUndoPolicy(file, path: path, into: &c)
         return c
+    }
+
+    private static func loadUndoPolicy(_ file: ConfigFile, path: String, into c: inout AgentConfig) throws {
+        func bounded(_ key: String, _ range: ClosedRange<Int>, _ unit: String, hint: String) throws -> Int? {
+            guard let v = try file.integer(key) else { return nil }
+            guard range.contains(v) else {
+                throw ConfigError(file: path, line: file.lines[key], message: "\(key) must be \(range.lowerBound)…\(range.upperBound)\(unit)", hint: hint)
+            }
+            return v
+        }
+        if let v = try bounded("undo_keep_newest", UndoPolicy.keepNewestRange, "",
+                               hint: "the newest undo point is what `akbackup restore --undo` puts back, so at least 1 is kept; drop one by hand with `akbackup drop-database NAME`") {
+            c.undoKeepNewest = v
+        }
+        if let v = try bounded("undo_max_age_days", UndoPolicy.maxAgeDaysRange, " days", hint: "e.g. undo_max_age_days = 7 (0: drop them at the next prune)") {
+            c.undoMaxAgeDays = v
+        }
+        if let v = try bounded("failed_max_age_days", UndoPolicy.maxAgeDaysRange, " days", hint: "e.g. failed_max_age_days = 1 (0: drop them at the next prune)") {
+            c.failedMaxAgeDays = v
+        }
+        if let v = try bounded("undo_warn_percent", UndoPolicy.warnPercentRange, " percent", hint: "e.g. undo_warn_percent = 50 (of the database volume)") {
+            c.undoWarnPercent = v
+        }
     }
 
     /// The env file's full path (relative paths are relative to the compose directory).
@@ -138,6 +180,13 @@ public struct AgentConfig: Equatable, Sendable {
         #trusted_keys = []               # more agent keys to accept, e.g. this host's key before a rebuild
         #peer_timeout = \(d.peerTimeout)              # seconds of silence from the controller before it counts as gone
         #allow_unsigned_restores = false  # true: --trust-unsigned may restore a hand-made dump into live
+        # Undo policy for akbackup's databases in the live cluster (each a full copy of the database),
+        # applied after every successful restore, restore test and undo, and by `akbackup prune`.
+        # Ages come from the UTC stamp in each name; a name whose stamp does not parse is never dropped.
+        #undo_keep_newest = \(d.undoKeepNewest)           # authentik_pre_restore_*: the newest N are always kept (1…100)
+        #undo_max_age_days = \(d.undoMaxAgeDays)          # other authentik_pre_restore_*: dropped once older (0: at the next prune)
+        #failed_max_age_days = \(d.failedMaxAgeDays)        # authentik_failed_* (rolled back) and authentik_undone_*: likewise
+        #undo_warn_percent = \(d.undoWarnPercent)         # doctor and status warn above this share of the database volume
 
         """
     }

@@ -8,13 +8,22 @@ struct AgentProbe {
     let context: AgentContext
     var config: AgentConfig { context.config }
 
-    func facts() -> AgentFacts {
+    func facts(undo: UndoReport? = nil) -> AgentFacts {
         let key = try? context.signingKey()
         return AgentFacts(database: config.database, appServices: config.appServices, authentikVersion: context.app.runningVersion(),
-                          signingKey: key?.publicKey.text, trustedKeys: context.trustedKeys().map(\.text))
+                          signingKey: key?.publicKey.text, trustedKeys: context.trustedKeys().map(\.text), undo: undo)
     }
 
-    func checks(configSource: String) -> [Check] {
+    /// The undo policy's dry run, for doctor and status: no lock (a probe never waits for a restore),
+    /// so staging and scratch databases are reported, not judged leftovers. Nil when the database
+    /// cannot be asked (the checks say why).
+    func undoReport() -> UndoReport? {
+        guard let db = try? context.database() else { return nil }
+        var steps = StepLog()
+        return try? UndoPruning(context: context, db: db).run(dryRun: true, exclusive: false, steps: &steps)
+    }
+
+    func checks(configSource: String, undo: UndoReport? = nil) -> [Check] {
         var checks: [Check] = [Check(name: "agent config", ok: true, detail: configSource)]
         switch Result(catching: { try context.signingKey() }) {
         case .success(let key?):
@@ -88,10 +97,8 @@ struct AgentProbe {
             let restricted = Replayer.supportsRestrict(psqlVersion: psql)
             checks.append(Check(name: "psql", ok: true, detail: "\(psql ?? "unknown")\(restricted ? "; restores run it in restricted mode" : "; too old for \\restrict (the replay filter still applies)")",
                                 hint: restricted ? nil : "update the PostgreSQL image to a release from August 2025 or later", warning: restricted ? nil : true))
-            if let own = try? db.ownDatabases(), !own.isEmpty {
-                checks.append(Check(name: "akbackup databases", ok: true,
-                                    detail: own.map { "\($0.name) (\(ByteFormat.human($0.sizeBytes)))" }.joined(separator: ", "),
-                                    hint: "undo points of past restores; remove one with `akbackup drop-database NAME`"))
+            if let undo {
+                checks += UndoChecks.checks(undo, host: context.hostName, now: context.clock())
             }
         } catch {
             checks.append(Check(name: "postgres", ok: false, detail: "query failed: \(describe(error))",

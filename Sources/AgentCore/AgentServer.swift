@@ -8,7 +8,7 @@ import Transport
 
 /// `akbackup-agent serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum AgentServer {
-    public static let capabilities = ["probe", "backup", "restore", "undo", "databases", "drop-database"]
+    public static let capabilities = ["probe", "backup", "restore", "undo", "databases", "drop-database", "undo.prune"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel? = nil) -> Int32 {
@@ -45,7 +45,9 @@ public enum AgentServer {
             switch message.body {
             case let request as ProbeRequest:
                 let probe = AgentProbe(context: context)
-                try session.send(ProbeResult(id: request.id, checks: probe.checks(configSource: configSource), agent: probe.facts()))
+                // Asked once: doctor shows it as checks, status reads it from the facts.
+                let undo = probe.undoReport()
+                try session.send(ProbeResult(id: request.id, checks: probe.checks(configSource: configSource, undo: undo), agent: probe.facts(undo: undo)))
             case let request as BackupRequest:
                 try BackupJob(context: context, controller: controller).run(request, session: session)
             case let request as RestoreRequest:
@@ -56,6 +58,8 @@ public enum AgentServer {
                 try session.send(DatabasesResult(id: request.id, databases: try context.database().ownDatabases()))
             case let request as DropDatabaseRequest:
                 try DropDatabaseJob(context: context, controller: controller).run(request, session: session)
+            case let request as UndoPruneRequest:
+                try UndoPruneJob(context: context, controller: controller).run(request, session: session)
             default:
                 throw ErrorMessage(id: message.requestID, code: .unsupported,
                                    message: "the agent does not handle \(message.type) messages",

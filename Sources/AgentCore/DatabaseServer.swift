@@ -27,8 +27,18 @@ public protocol DatabaseServer: Sendable {
     func openSnapshot(on database: String) throws -> SnapshotSession
     /// What `TOOL --version` says in the container ("psql (PostgreSQL) 15.18 (Debian …)").
     func toolVersion(_ tool: String) -> String?
-    /// Free bytes on the volume holding the data directory, when it can be told.
-    func freeBytes() -> Int64?
+    /// Size and free space of the file system holding PostgreSQL's data directory, when they can be told.
+    func dataVolume() -> VolumeSpace?
+}
+
+/// A file system's size and the bytes free on it (for an unprivileged user: `df`'s "Available").
+public struct VolumeSpace: Equatable, Sendable {
+    public var totalBytes: Int64
+    public var freeBytes: Int64
+    public init(totalBytes: Int64, freeBytes: Int64) {
+        self.totalBytes = totalBytes
+        self.freeBytes = freeBytes
+    }
 }
 
 /// Where a replay's SQL goes.
@@ -69,6 +79,22 @@ extension DatabaseServer {
         }
     }
 
+    /// Every database whose name starts like one of akbackup's (`AgentDatabases.familyPattern`), with
+    /// its size: the undo policy's input. Names that start like akbackup's but do not parse are listed
+    /// too, so they can be reported (and are never dropped). Names holding a control character or `|`
+    /// are not listed: akbackup never makes them, and they could not be read back line by line.
+    public func undoCandidates() throws -> [DatabaseInfo] {
+        let pattern = AgentDatabases.familyPattern + "[^|[:cntrl:]]*$"
+        return try query("SELECT pg_database_size(datname) || '|' || datname FROM pg_database WHERE datname ~ \(SQL.literal(pattern)) ORDER BY datname",
+                         database: "postgres").compactMap { line in
+            guard let bar = line.firstIndex(of: "|"), let size = Int64(line[..<bar]) else { return nil }
+            return DatabaseInfo(name: String(line[line.index(after: bar)...]), sizeBytes: size)
+        }
+    }
+
+    /// Free bytes on the volume holding the data directory, when it can be told.
+    public func freeBytes() -> Int64? { dataVolume()?.freeBytes }
+
     public func databaseSize(_ name: String) throws -> Int64? {
         try query("SELECT pg_database_size(\(SQL.literal(name)))", database: "postgres").first.flatMap { Int64($0) }
     }
@@ -81,6 +107,51 @@ public enum AgentDatabases {
 
     public static func isOwn(_ name: String) -> Bool {
         name.range(of: ownPattern, options: .regularExpression) != nil
+    }
+
+    /// Names that start like akbackup's, whatever follows the prefix: the undo policy reports those
+    /// whose stamp does not parse instead of ignoring them.
+    public static let familyPattern = "^authentik_(pre_restore|restore|restoretest|failed|undone)_"
+
+    /// Each prefix and what a database of that name is.
+    static let prefixes: [(prefix: String, kind: UndoKind)] = [
+        ("authentik_pre_restore_", .preRestore), ("authentik_restoretest_", .scratch), ("authentik_restore_", .staging),
+        ("authentik_failed_", .failed), ("authentik_undone_", .undone),
+    ]
+
+    /// The kind and the text after the prefix, for a name in akbackup's family; nil for any other name.
+    public static func classify(_ name: String) -> (kind: UndoKind, stamp: String)? {
+        // authentik_restoretest_ is tried before authentik_restore_, which is its prefix.
+        for (prefix, kind) in prefixes where name.hasPrefix(prefix) {
+            return (kind, String(name.dropFirst(prefix.count)))
+        }
+        return nil
+    }
+
+    /// The UTC time a stamp (yyyymmddhhmmss, as `AgentContext.stamp()` writes it) stands for; nil unless it
+    /// is exactly 14 digits naming a real time (no month 13, no February 30, no second 60).
+    public static func date(ofStamp stamp: String) -> Date? {
+        guard stamp.utf8.count == 14, stamp.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else { return nil }
+        let digits = Array(stamp.utf8).map { Int($0) - 0x30 }
+        func number(_ from: Int, _ count: Int) -> Int { digits[from..<from + count].reduce(0) { $0 * 10 + $1 } }
+        let (year, month, day) = (number(0, 4), number(4, 2), number(6, 2))
+        let (hour, minute, second) = (number(8, 2), number(10, 2), number(12, 2))
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        let parts = DateComponents(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        // Calendar rolls impossible values over (month 13 → next January): only a round trip proves the stamp.
+        guard year >= 1970, let date = calendar.date(from: parts) else { return nil }
+        let back = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+        guard back.year == year, back.month == month, back.day == day, back.hour == hour, back.minute == minute, back.second == second else {
+            return nil
+        }
+        return date
+    }
+
+    /// The pre-restore database `restore --undo` puts back: the newest by name (for stamps of 14 digits,
+    /// name order is time order). One place, so the undo policy can be proven never to drop it.
+    public static func newestPreRestore(_ names: [String]) -> String? {
+        names.filter { $0.hasPrefix("authentik_pre_restore_") && isOwn($0) }.max()
     }
 
     public static func staging(_ stamp: String) -> String { "authentik_restore_\(stamp)" }

@@ -113,12 +113,20 @@ public struct DockerPostgres: DatabaseServer {
         return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    public func freeBytes() -> Int64? {
+    public func dataVolume() -> VolumeSpace? {
         guard let dir = try? query("SHOW data_directory", database: "postgres").first,
               let df = try? ChildProcess.run([config.docker, "exec", config.postgresContainer, "df", "-P", "-B1", dir], timeout: 30),
-              df.status == 0, let line = df.stdoutText.split(separator: "\n").last else { return nil }
+              df.status == 0 else { return nil }
+        return DockerPostgres.parseDF(df.stdoutText)
+    }
+
+    /// `df -P -B1 DIR`'s answer: a header, then "filesystem total used available capacity mountpoint"
+    /// (POSIX format: one line per file system, sizes in bytes).
+    static func parseDF(_ text: String) -> VolumeSpace? {
+        guard let line = text.split(separator: "\n").last else { return nil }
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        return fields.count >= 4 ? Int64(fields[3]) : nil
+        guard fields.count >= 6, let total = Int64(fields[1]), let free = Int64(fields[3]), total >= 0, free >= 0 else { return nil }
+        return VolumeSpace(totalBytes: total, freeBytes: free)
     }
 }
 

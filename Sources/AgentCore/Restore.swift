@@ -154,6 +154,11 @@ struct RestoreJob {
                 : "replace restore failed: \(failure ?? health.detail); the previous database is kept as \(undoPoint ?? "an undo copy"): put it back with `akbackup restore --undo`"
             downtime = appGuard.downtime()
         }
+        if outcome.succeeded {
+            // Under this job's lock, after the outcome is settled: a drop that fails is a failed step
+            // in the receipt, never a failed restore. What this restore kept for --undo is protected.
+            UndoPruning(context: context, db: db).applyAfterSuccess(protected: Set([undoPoint].compactMap { $0 }), steps: &steps)
+        }
         var receipt = Receipt(operation: operation, artifact: request.artifact, sha256: provenance.sha256, artifactSigned: provenance.signed,
                               operatorName: request.requestedBy.user, controllerHost: request.requestedBy.host, agentHost: context.hostName,
                               startedAt: Timestamp.string(began), finishedAt: Timestamp.string(context.clock()), steps: steps.steps,

@@ -17,7 +17,7 @@ struct UndoJob {
         defer { lock.release() }
         let key = try context.requireSigningKey()
         let db = try context.database()
-        let newestDatabase = try db.ownDatabases().map(\.name).filter { $0.hasPrefix("authentik_pre_restore_") }.max()
+        let newestDatabase = AgentDatabases.newestPreRestore(try db.ownDatabases().map(\.name))
         let newestCopy = UndoCopy.list(stateDir: context.config.stateDir).first
         let dbStamp = newestDatabase.map { String($0.suffix(14)) } ?? ""
         guard newestDatabase != nil || newestCopy != nil else {
@@ -44,6 +44,10 @@ struct UndoJob {
             message = swap.outcome == .restored ? "\(pre) is live again; the replaced database is kept as \(keep)" : swap.message
             downtime = swap.downtime
             if swap.outcome == .restored { undoPoint = keep }
+        }
+        if outcome.succeeded {
+            // As after a restore (RestoreJob): the database this undo kept is protected until the next prune.
+            UndoPruning(context: context, db: db).applyAfterSuccess(protected: Set([undoPoint].compactMap { $0 }), steps: &steps)
         }
         var receipt = Receipt(operation: "undo", artifact: nil, sha256: nil, artifactSigned: nil,
                               operatorName: request.requestedBy.user, controllerHost: request.requestedBy.host, agentHost: context.hostName,

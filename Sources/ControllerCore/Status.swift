@@ -51,12 +51,38 @@ public struct StatusReport: Encodable, Sendable {
         }
     }
 
+    /// akbackup's databases in infra-core's live cluster, from the agent's facts (its undo policy's dry run).
+    public struct UndoDatabases: Encodable, Sendable {
+        /// The agent's SSH alias, as configured (a label in the Prometheus output).
+        public var host: String
+        public var databases: [UndoDatabase]
+        public var totalBytes: Int64
+        /// The file system of PostgreSQL's data directory; nil when the agent could not tell.
+        public var volumeBytes: Int64?
+        public var percentOfVolume: Double?
+        public var warnPercent: Int
+        /// Set when they hold more than `warnPercent` of the volume (also in `warnings`).
+        public var warning: String?
+
+        public init(host: String, report: UndoReport) {
+            self.host = host
+            self.databases = report.databases
+            self.totalBytes = report.keptBytes
+            self.volumeBytes = report.volumeBytes
+            self.percentOfVolume = report.percentOfVolume
+            self.warnPercent = report.policy.warnPercent
+            self.warning = report.warning(host: host)
+        }
+    }
+
     /// No problem: every check passed (warnings allowed).
     public var ok: Bool
     public var lastBackup: Backup?
     public var lastRestoreTest: RestoreTest?
     public var backups: Int
     public var nasFreeBytes: Int64?
+    /// Nil when infra-core's agent could not be asked.
+    public var undoDatabases: UndoDatabases?
     /// The receiver's SSH alias, as configured (a label in the Prometheus output).
     public var receiverHost: String
     public var signaturesCheckedBy: String
@@ -70,9 +96,12 @@ public struct StatusReport: Encodable, Sendable {
     /// Judges the facts against `limits`. `findings` are problems found while reading the NAS (an
     /// unsigned newest backup, a corrupt one); the age limits and absences are judged here.
     public init(lastBackup: Backup?, lastRestoreTest: RestoreTest?, backups: Int, nasFreeBytes: Int64?, receiverHost: String,
-                signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = []) {
+                signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = [],
+                undoDatabases: UndoDatabases? = nil) {
         var problems = findings
         var warnings: [String] = []
+        // Space, not safety: the undo databases never fail the status, they only warn.
+        if let w = undoDatabases?.warning { warnings.append(w) }
         if let b = lastBackup {
             if b.ageHours > Double(limits.maxBackupAgeHours) {
                 problems.append(String(format: "the newest backup is %.0f hours old (limit %d)", b.ageHours, limits.maxBackupAgeHours))
@@ -99,6 +128,7 @@ public struct StatusReport: Encodable, Sendable {
         self.lastRestoreTest = lastRestoreTest
         self.backups = backups
         self.nasFreeBytes = nasFreeBytes
+        self.undoDatabases = undoDatabases
         self.receiverHost = receiverHost
         self.signaturesCheckedBy = signaturesCheckedBy
         self.limits = limits
@@ -114,8 +144,11 @@ public enum Status {
         let receiver = try sessions.receiver()
         var notes: [String] = []
         var keys: [AgentPublicKey]?
+        var undo: StatusReport.UndoDatabases?
         do {
-            keys = try sessions.agentTrustedKeys()
+            let facts = try sessions.agentFacts()
+            keys = facts.trustedKeys.compactMap { AgentPublicKey(text: $0) }
+            undo = facts.undo.map { StatusReport.UndoDatabases(host: config.agent.host, report: $0) }
         } catch let e as HintedError {
             notes.append("signatures checked by the NAS only: \(e.summary)")
         }
@@ -159,6 +192,6 @@ public enum Status {
         }
         return StatusReport(lastBackup: backup, lastRestoreTest: test, backups: listing.total, nasFreeBytes: listing.freeBytes,
                             receiverHost: config.receiver.host, signaturesCheckedBy: checker, limits: config.statusLimits,
-                            findings: findings, notes: notes)
+                            findings: findings, notes: notes, undoDatabases: undo)
     }
 }

@@ -32,11 +32,24 @@ public enum StatusFormat: String, CaseIterable, Sendable {
         }
         out += "backups on the NAS \(r.backups)\n"
         if let free = r.nasFreeBytes { out += "NAS free space     \(ByteFormat.human(free))\n" }
+        if let u = r.undoDatabases { out += undoText(u) }
         out += "signatures         checked against \(r.signaturesCheckedBy)\n"
         for n in r.notes { out += "note: \(n)\n" }
         for w in r.warnings { out += "warning: \(w)\n" }
         for p in r.problems { out += "problem: \(p)\n" }
         out += r.ok ? "status OK\n" : "status NOT OK\n"
+        return out
+    }
+
+    /// One line for the total, one per database (what the agent's policy will do with it).
+    static func undoText(_ u: StatusReport.UndoDatabases) -> String {
+        guard !u.databases.isEmpty else { return "undo databases     none on \(u.host)\n" }
+        var out = "undo databases     \(u.databases.count) on \(u.host), \(ByteFormat.human(u.totalBytes))"
+        if let p = u.percentOfVolume { out += String(format: " (%.0f%% of the database volume)", p) }
+        out += "\n"
+        for d in u.databases {
+            out += "                   \(d.name) \(ByteFormat.human(d.sizeBytes))\(d.action == .drop ? " (the next prune drops it)" : "")\n"
+        }
         return out
     }
 
@@ -80,6 +93,13 @@ public enum StatusFormat: String, CaseIterable, Sendable {
         families.append(.init("akbackup_backups", "Backups stored on the NAS.", [.init(labels: host, value: "\(r.backups)")]))
         families.append(.init("akbackup_nas_free_bytes", "Free bytes on the NAS's backup file system.",
                               r.nasFreeBytes.map { [.init(labels: host, value: "\($0)")] } ?? []))
+        let agent = r.undoDatabases.map { [("host", $0.host)] } ?? []
+        families.append(.init("akbackup_undo_databases", "Databases akbackup keeps in the live cluster (undo points, failed and undone restores).",
+                              r.undoDatabases.map { [.init(labels: agent, value: "\($0.databases.count)")] } ?? []))
+        families.append(.init("akbackup_undo_databases_bytes", "Bytes those databases hold (pg_database_size).",
+                              r.undoDatabases.map { [.init(labels: agent, value: "\($0.totalBytes)")] } ?? []))
+        families.append(.init("akbackup_undo_databases_volume_ratio", "Their share of the file system of PostgreSQL's data directory (0…1).",
+                              r.undoDatabases?.percentOfVolume.map { [.init(labels: agent, value: promNumber($0 / 100))] } ?? []))
         return families.map(\.text).joined()
     }
 

@@ -377,6 +377,33 @@ final class RangeCheckTests: XCTestCase {
         }
     }
 
+    /// The undo report's numbers, in `undo.prune.result` and in `probe.result`'s facts (§13).
+    func testUndoReports() {
+        let report = S.undoReport
+        let result = UndoPruneResult(id: 1, dryRun: false, report: report)
+        let probe = ProbeResult(id: 1, checks: [], agent: AgentFacts(database: "authentik", appServices: [], authentikVersion: nil,
+                                                                     signingKey: nil, trustedKeys: [], undo: report))
+        assertAccepted(result)
+        assertAccepted(probe)
+        assertAccepted(with(result) { $0.report.policy = UndoPolicy(keepNewest: 100, maxAgeDays: 3650, failedMaxAgeDays: 0, warnPercent: 100) })
+        assertAccepted(with(result) { $0.report.databases[0].sizeBytes = ProtocolLimits.maxSize; $0.report.volumeBytes = nil })
+        let breakers: [(String, String, (inout UndoReport) -> Void)] = [
+            ("databases.sizeBytes", sizeWhy, { $0.databases[1].sizeBytes = -1 }),
+            ("databases.sizeBytes", sizeWhy, { $0.databases[0].sizeBytes = ProtocolLimits.maxSize + 1 }),
+            ("volumeBytes", sizeWhy, { $0.volumeBytes = -1 }),
+            ("volumeFreeBytes", sizeWhy, { $0.volumeFreeBytes = ProtocolLimits.maxSize + 1 }),
+            ("policy.keepNewest", "must be 1…100", { $0.policy.keepNewest = 0 }),
+            ("policy.keepNewest", "must be 1…100", { $0.policy.keepNewest = 101 }),
+            ("policy.maxAgeDays", "must be 0…3650", { $0.policy.maxAgeDays = -1 }),
+            ("policy.failedMaxAgeDays", "must be 0…3650", { $0.policy.failedMaxAgeDays = 3651 }),
+            ("policy.warnPercent", "must be 0…100", { $0.policy.warnPercent = 101 }),
+        ]
+        for (field, why, breakIt) in breakers {
+            assertRejected(with(result) { breakIt(&$0.report) }, "report." + field, why)
+            assertRejected(with(probe) { breakIt(&$0.agent!.undo!) }, "agent.undo." + field, why)
+        }
+    }
+
     /// A controller that sends an out-of-range request violates the protocol: the server ends the session (exit 2).
     func testServerRejectsAnOutOfRangeRequest() throws {
         let (c, r) = MemoryChannel.pair()
@@ -401,13 +428,14 @@ final class CatalogTests: XCTestCase {
                                 "list", "list.result", "verify", "verify.result", "fetch", "fetch.started", "fetch.result",
                                 "restore", "restore.ready", "restore.result", "undo",
                                 "databases", "databases.result", "drop-database",
-                                "receipt.store", "receipts", "receipts.result"]
+                                "receipt.store", "receipts", "receipts.result",
+                                "undo.prune", "undo.prune.result"]
     /// Schemas in protocol/schema/ that are not message types.
     static let sharedSchemas: Set<String> = ["manifest", "receipt", "signature"]
 
     func testEveryTypeExactlyOnce() {
         let names = MessageCatalog.types.map { $0.type }
-        XCTAssertEqual(names.count, 33)
+        XCTAssertEqual(names.count, 35)
         XCTAssertEqual(Set(names).count, names.count, "a type is listed twice")
         XCTAssertEqual(MessageCatalog.knownTypes, names)
         XCTAssertEqual(Set(names), Set(Self.expectedTypes))

@@ -183,10 +183,50 @@ enum ValidCatalogue {
             StoredReceipt(name: "restore-test-2026-01-31T092955Z-tested-9c81f0aa.json", receipt: S.testReceipt, signature: .trusted),
         ], total: 3))),
         ("receipts_result_empty", Message(ReceiptsResult(id: 2, receipts: [], total: 0))),
+
+        // Undo points on infra-core (PROTOCOL.md §13): controller → agent, the agent's own policy.
+        ("undo_prune", Message(UndoPruneRequest(id: 1, dryRun: false))),
+        ("undo_prune_dry_run", Message(UndoPruneRequest(id: 1, dryRun: true))),
+        ("undo_prune_result", Message(UndoPruneResult(id: 1, dryRun: false, report: S.undoReport))),
+        ("undo_prune_result_dry_run", Message(UndoPruneResult(id: 1, dryRun: true, report: S.undoDryRun))),
+        ("undo_prune_result_empty", Message(UndoPruneResult(id: 1, dryRun: false, report: UndoReport(
+            checkedAt: "2026-02-08T10:00:00Z", policy: S.undoPolicy, databases: [], volumeBytes: nil, volumeFreeBytes: nil)))),
+        ("error_undo_prune_busy", Message(ErrorMessage(id: 1, code: .busy,
+                                                       message: "infra-core is busy: restore (pid 4242, since 2026-02-08T09:59:58Z, from laptop) holds the lock",
+                                                       hint: "wait for it to finish and try again; the lock is released as soon as that process ends"))),
+        // The same report as a dry run in the agent's facts: what doctor and status show.
+        ("probe_result_agent_undo", Message(ProbeResult(id: 1, checks: [
+            Check(name: "akbackup databases", ok: true,
+                  detail: "akbackup's databases on infra-core hold 95.9 MiB, 62% of the database volume (154.0 MiB; warning above 50%, undo_warn_percent)",
+                  hint: UndoReport.warningHint, warning: true),
+        ], agent: AgentFacts(database: "authentik", appServices: ["authentik-server", "authentik-worker"], authentikVersion: "2025.10.1",
+                             signingKey: TestKeys.agentPublic.text, trustedKeys: [TestKeys.agentPublic.text], undo: S.undoDryRun)))),
     ]
 
     /// Values shared by the vectors.
     enum Sample {
+        static let undoPolicy = UndoPolicy(keepNewest: 1, maxAgeDays: 7, failedMaxAgeDays: 1, warnPercent: 50)
+        /// A week of restores and drills at 2026-02-08T10:00:00Z, the default policy, every kind of decision.
+        static let undoDryRun = UndoReport(checkedAt: "2026-02-08T10:00:00Z", policy: undoPolicy, databases: [
+            UndoDatabase(name: "authentik_failed_20260205093000", kind: .failed, stamp: "2026-02-05T09:30:00Z", sizeBytes: 33_554_432,
+                         action: .drop, reason: "older than 1 day (failed_max_age_days)"),
+            UndoDatabase(name: "authentik_pre_restore_20260131093000", kind: .preRestore, stamp: "2026-01-31T09:30:00Z", sizeBytes: 33_497_267,
+                         action: .drop, reason: "older than 7 days (undo_max_age_days)"),
+            UndoDatabase(name: "authentik_pre_restore_20260207093000", kind: .preRestore, stamp: "2026-02-07T09:30:00Z", sizeBytes: 33_521_664,
+                         action: .keep, reason: "the newest undo point: `akbackup restore --undo` puts it back"),
+            UndoDatabase(name: "authentik_undone_20261399000000", kind: .undone, stamp: nil, sizeBytes: 8192,
+                         action: .keep, reason: "its name's stamp is not a UTC time akbackup writes: never dropped automatically; check it by hand"),
+        ], volumeBytes: 161_480_704, volumeFreeBytes: 52_428_800)
+        /// The same, applied: one drop done, one refused by PostgreSQL.
+        static let undoReport: UndoReport = {
+            var r = undoDryRun
+            r.databases[0].dropped = true
+            r.databases[1].dropped = false
+            r.databases[1].error = "PostgreSQL in authentik-postgres refused `DROP DATABASE IF EXISTS \"authentik_pre_restore_20260131093000\" WITH (FORCE)`: permission denied"
+            r.volumeFreeBytes = 85_983_232
+            return r
+        }()
+
         static let name = "authentik-db-2026-01-31T020000Z.sql.gz"
         static let sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
         /// A dump made by hand with the runbook: no manifest, no signature.

@@ -56,6 +56,9 @@ final class HandlerFuzzTests: XCTestCase {
             Message(DropDatabaseRequest(id: 1, name: "authentik")), Message(DropDatabaseRequest(id: 1, name: "authentik_pre_restore_20270115080000")),
             Message(ReceiptStore(id: 1, name: "r.json", receipt: receipt)), Message(ReceiptsRequest(id: 1)),
             Message(ReceiptsResult(id: 1, receipts: [], total: 0)),
+            Message(UndoPruneRequest(id: 1, dryRun: false)), Message(UndoPruneRequest(id: 2, dryRun: true)),
+            Message(UndoPruneResult(id: 1, dryRun: false, report: UndoReport(checkedAt: "2027-01-15T08:00:00Z", policy: UndoPolicy(keepNewest: 1, maxAgeDays: 7, failedMaxAgeDays: 1, warnPercent: 50),
+                                                                              databases: [], volumeBytes: 1, volumeFreeBytes: 1))),
         ]
         XCTAssertEqual(Set(all.map(\.type)), Set(MessageCatalog.knownTypes), "a seed of every message type")
         return all

@@ -33,6 +33,10 @@ public final class FakeDatabase: DatabaseServer, Sendable {
         public var artifactModel = Model()
         public var dumpText = FakeDatabase.dump(rows: 3)
         public var freeBytes: Int64? = 1 << 40
+        /// The data volume's size (with `freeBytes`: what `df` says in the container); nil: df fails.
+        public var volumeBytes: Int64? = 2 << 40
+        /// pg_database_size per database (1000 when not set).
+        public var sizes: [String: Int64] = [:]
         /// pg_dump sends its first chunk, then waits until it is stopped (a slow or stuck dump).
         public var dumpHangs = false
         public var dumpStopped = false
@@ -80,13 +84,22 @@ public final class FakeDatabase: DatabaseServer, Sendable {
         }
         let s = state.read { $0 }
         let model = s.databases[db] ?? Model()
-        if sql.contains("FROM pg_database WHERE datname ~") {
-            return s.databases.keys.filter(AgentDatabases.isOwn).sorted().map { "\($0)|1000" }
+        if sql.contains("FROM pg_database WHERE datname ~ '") {
+            // The pattern the agent sent, applied to every database here (PostgreSQL's ~ is a regex match):
+            // the fake answers what the query asks, so a wrong pattern shows in the tests.
+            guard let pattern = Self.literal(after: "datname ~ ", in: sql) else { return [] }
+            let names = s.databases.keys.filter { $0.range(of: pattern, options: .regularExpression) != nil }.sorted()
+            if sql.hasPrefix("SELECT pg_database_size(datname) || '|' || datname") {
+                return names.map { "\(s.sizes[$0] ?? 1000)|\($0)" }
+            }
+            return names.map { "\($0)|\(s.sizes[$0] ?? 1000)" }
         }
         if sql.hasPrefix("SELECT 1 FROM pg_database WHERE datname = ") {
             return s.databases.keys.contains { sql.contains("'\($0)'") } ? ["1"] : []
         }
-        if sql.hasPrefix("SELECT pg_database_size(") { return ["1000"] }
+        if sql.hasPrefix("SELECT pg_database_size(") {
+            return ["\(Self.literal(after: "pg_database_size(", in: sql).flatMap { s.sizes[$0] } ?? 1000)"]
+        }
         if sql == "SELECT nspname FROM pg_namespace" { return ["pg_catalog", "public"] }
         if sql.contains("to_regclass(") {
             return sql.components(separatedBy: " UNION ALL ").enumerated().map { i, part in
@@ -140,7 +153,25 @@ public final class FakeDatabase: DatabaseServer, Sendable {
     }
 
     public func toolVersion(_ tool: String) -> String? { tool == "psql" ? state.read { $0.psql } : "pg_dump (PostgreSQL) 15.18" }
-    public func freeBytes() -> Int64? { state.read { $0.freeBytes } }
+    public func dataVolume() -> VolumeSpace? {
+        state.read { s in s.freeBytes.flatMap { free in s.volumeBytes.map { VolumeSpace(totalBytes: $0, freeBytes: free) } } }
+    }
+
+    /// The SQL string literal after `marker` in `sql`, unquoted ('' → ').
+    static func literal(after marker: String, in sql: String) -> String? {
+        guard let start = sql.range(of: marker + "'")?.upperBound else { return nil }
+        var out = "", i = start
+        while i < sql.endIndex {
+            let c = sql[i]
+            i = sql.index(after: i)
+            if c == "'" {
+                guard i < sql.endIndex, sql[i] == "'" else { return out }
+                i = sql.index(after: i)
+            }
+            out.append(c)
+        }
+        return nil
+    }
 
     /// What psql received for `database` (the last replay into it).
     public func replayed(_ database: String) -> String { String(decoding: state.read { $0.replayed[database] ?? [] }, as: UTF8.self) }

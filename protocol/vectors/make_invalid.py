@@ -78,6 +78,10 @@ DATABASES_RESULT = valid("databases_result")
 UNDO = valid("undo")
 PROGRESS = valid("progress")
 UPLOAD_READY = valid("upload_ready")
+# Undo points on infra-core (PROTOCOL.md §13).
+UNDO_PRUNE = valid("undo_prune")
+UNDO_PRUNE_RESULT = valid("undo_prune_result")   # four databases: one dropped, one whose drop failed, two kept
+PROBE_UNDO = valid("probe_result_agent_undo")
 # restore.result as version 1 sent it: the outcome at the top, no signed receipt.
 RESTORE_RESULT_V1 = (b'{"downtimeSeconds":7.75,"id":1,"message":"authentik restored","outcome":"restored",'
                      b'"preRestoreDatabase":"authentik_pre_restore_20260201093000","steps":[{"name":"stop services","ok":true,'
@@ -246,6 +250,24 @@ VECTORS = {
     "range_receipts_limit_zero": (after_hello(b'{"id":2,"limit":0,"type":"receipts"}'), "invalidJSON"),
     "range_receipts_result_total": (after_hello(replaced(RECEIPTS_RESULT, b'"total":3', b'"total":-3')), "invalidJSON"),
     "range_receipts_result_receipt_downtime": (after_hello(replaced(RECEIPTS_RESULT, b'"downtimeSeconds":7.375', b'"downtimeSeconds":-1')), "invalidJSON"),
+    # --- undo points on infra-core (PROTOCOL.md §13) ---
+    "undo_prune_missing_dry_run": (after_hello(b'{"id":1,"type":"undo.prune"}'), "invalidJSON"),
+    "undo_prune_dry_run_string": (after_hello(replaced(UNDO_PRUNE, b'"dryRun":false', b'"dryRun":"no"')), "invalidJSON"),
+    "undo_prune_result_missing_report": (after_hello(b'{"dryRun":false,"id":1,"type":"undo.prune.result"}'), "invalidJSON"),
+    "undo_prune_result_missing_policy": (after_hello(without(UNDO_PRUNE_RESULT, member(UNDO_PRUNE_RESULT, "policy"))), "invalidJSON"),
+    "undo_prune_result_kind_unknown": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"kind":"failed"', b'"kind":"orphan"')), "invalidJSON"),
+    "undo_prune_result_action_unknown": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"action":"drop"', b'"action":"archive"', first=True)), "invalidJSON"),
+    "undo_prune_result_missing_reason": (after_hello(without(UNDO_PRUNE_RESULT, member(UNDO_PRUNE_RESULT, "reason"))), "invalidJSON"),
+    "undo_prune_result_dropped_string": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"dropped":true', b'"dropped":"yes"')), "invalidJSON"),
+    "probe_result_undo_missing_databases": (after_hello(without(PROBE_UNDO, member(PROBE_UNDO, "databases"))), "invalidJSON"),
+    # An answer to another request: the controller asked for a probe (id 1).
+    "undo_prune_result_as_probe_answer": (after_hello(UNDO_PRUNE_RESULT), "outOfSequence"),
+    "range_undo_prune_result_size": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"sizeBytes":33554432', b'"sizeBytes":-1')), "invalidJSON"),
+    "range_undo_prune_result_volume": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"volumeBytes":161480704', b'"volumeBytes":' + BIG)), "invalidJSON"),
+    "range_undo_prune_result_keep_newest": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"keepNewest":1', b'"keepNewest":0')), "invalidJSON"),
+    "range_undo_prune_result_max_age": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"maxAgeDays":7', b'"maxAgeDays":-7')), "invalidJSON"),
+    "range_undo_prune_result_warn_percent": (after_hello(replaced(UNDO_PRUNE_RESULT, b'"warnPercent":50', b'"warnPercent":101')), "invalidJSON"),
+    "range_probe_result_undo_size": (after_hello(replaced(PROBE_UNDO, b'"sizeBytes":33554432', b'"sizeBytes":-1')), "invalidJSON"),
     # --- limits ---
     "deep_nesting": (frame(b'{"type":"hello","x":' + b"[" * 16 + b"]" * 16 + b"}"), "limitExceeded"),
     "long_string": (frame(b'{"type":"hello","host":"' + b"a" * (64 * 1024 + 1) + b'"}'), "limitExceeded"),
