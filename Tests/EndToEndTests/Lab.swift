@@ -205,6 +205,12 @@ enum Lab {
     }
 
     /// Run SQL in the lab database over the container's trusted local socket.
+    /// psql on the maintenance database `postgres` (CREATE/DROP DATABASE cannot run in the one dropped).
+    static func psqlAdmin(_ sql: String) throws -> CommandResult {
+        try run(["docker", "exec", "-i", "authentik-postgres", "psql", "-X", "-At", "-U", "authentik", "-d", "postgres",
+                 "-v", "ON_ERROR_STOP=1"], stdin: Data(sql.utf8), timeout: 120)
+    }
+
     static func psql(_ sql: String) throws -> CommandResult {
         try run(["docker", "exec", "-i", "authentik-postgres", "psql", "-X", "-At", "-U", "authentik", "-d", "authentik",
                  "-v", "ON_ERROR_STOP=1"], stdin: Data(sql.utf8), timeout: 120)
