@@ -65,6 +65,8 @@ public enum MessageCatalog {
         RestoreRequest.self, RestoreReady.self, RestoreResult.self, UndoRequest.self,
         DatabasesRequest.self, DatabasesResult.self, DropDatabaseRequest.self,
         ReceiptStore.self, ReceiptsRequest.self, ReceiptsResult.self,
+        // Retention (RetentionMessages.swift, PROTOCOL.md §13).
+        PruneRequest.self, PruneResult.self, PinRequest.self,
     ]
 
     static let byType: [String: any WireMessage.Type] = Dictionary(uniqueKeysWithValues: types.map { ($0.type, $0) })

@@ -149,7 +149,7 @@ public enum Status {
             let page = try receiver.call(ReceiptsRequest(id: receiver.makeID(), offset: offset, limit: 100), expecting: ReceiptsResult.self)
             for stored in page.receipts {
                 let r = stored.receipt
-                guard (r.operation == "restore-test" || r.operation == "restore"), r.succeeded, trusted(r, nasVerdict: stored.signature) else { continue }
+                guard r.provesRestore, trusted(r, nasVerdict: stored.signature) else { continue }
                 let finished = Timestamp.date(r.finishedAt) ?? now
                 test = .init(operation: r.operation, artifact: r.artifact, finishedAt: r.finishedAt, ageDays: now.timeIntervalSince(finished) / 86400)
                 break search
