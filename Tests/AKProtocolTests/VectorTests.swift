@@ -183,7 +183,7 @@ enum ValidCatalogue {
             StoredReceipt(name: "restore-test-2026-01-31T092955Z-tested-9c81f0aa.json", receipt: S.testReceipt, signature: .trusted),
         ], total: 3))),
         ("receipts_result_empty", Message(ReceiptsResult(id: 2, receipts: [], total: 0))),
-    ]
+    ] + RetentionVectors.messages
 
     /// Values shared by the vectors.
     enum Sample {
