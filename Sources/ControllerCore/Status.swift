@@ -51,12 +51,32 @@ public struct StatusReport: Encodable, Sendable {
         }
     }
 
+    /// The NAS's retention: its policy, what each rule keeps, what the next prune would remove.
+    public struct Retention: Encodable, Sendable {
+        public var policy: String
+        public var configured: Bool
+        public var keptBy: [RetentionRuleCount]
+        /// What a prune now would remove, newest first (a dry run's plan).
+        public var wouldRemove: [String]
+        public var wouldFreeBytes: Int64
+
+        public init(_ plan: PruneReport) {
+            policy = plan.policy.text
+            configured = plan.policy.configured
+            keptBy = plan.keptBy
+            wouldRemove = plan.removals.map(\.name)
+            wouldFreeBytes = plan.bytesFreed
+        }
+    }
+
     /// No problem: every check passed (warnings allowed).
     public var ok: Bool
     public var lastBackup: Backup?
     public var lastRestoreTest: RestoreTest?
     public var backups: Int
     public var nasFreeBytes: Int64?
+    /// Nil when the NAS could not plan a prune (a note says why).
+    public var retention: Retention?
     /// The receiver's SSH alias, as configured (a label in the Prometheus output).
     public var receiverHost: String
     public var signaturesCheckedBy: String
@@ -70,7 +90,7 @@ public struct StatusReport: Encodable, Sendable {
     /// Judges the facts against `limits`. `findings` are problems found while reading the NAS (an
     /// unsigned newest backup, a corrupt one); the age limits and absences are judged here.
     public init(lastBackup: Backup?, lastRestoreTest: RestoreTest?, backups: Int, nasFreeBytes: Int64?, receiverHost: String,
-                signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = []) {
+                signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = [], retention: Retention? = nil) {
         var problems = findings
         var warnings: [String] = []
         if let b = lastBackup {
@@ -99,6 +119,7 @@ public struct StatusReport: Encodable, Sendable {
         self.lastRestoreTest = lastRestoreTest
         self.backups = backups
         self.nasFreeBytes = nasFreeBytes
+        self.retention = retention
         self.receiverHost = receiverHost
         self.signaturesCheckedBy = signaturesCheckedBy
         self.limits = limits
@@ -157,8 +178,16 @@ public enum Status {
             if page.receipts.isEmpty || offset + page.receipts.count >= page.total { break }
             offset += page.receipts.count
         }
+        // What the next prune would do: a dry run of the NAS's own policy (it removes nothing).
+        var retention: StatusReport.Retention?
+        do {
+            retention = StatusReport.Retention(try Pruner.run(session: receiver, dryRun: true))
+            if retention?.configured == false { notes.append("the NAS has no retention policy: nothing is ever deleted") }
+        } catch let e as RemoteError {
+            notes.append("the NAS could not plan a prune: \(e.summary)")
+        }
         return StatusReport(lastBackup: backup, lastRestoreTest: test, backups: listing.total, nasFreeBytes: listing.freeBytes,
                             receiverHost: config.receiver.host, signaturesCheckedBy: checker, limits: config.statusLimits,
-                            findings: findings, notes: notes)
+                            findings: findings, notes: notes, retention: retention)
     }
 }

@@ -25,7 +25,7 @@ public typealias PruneHook = @Sendable (_ step: PruneStep, _ name: String) throw
 
 extension BackupStore {
     /// `.NAME.pruning`: the artifact renamed away, not an artifact name, so nothing lists or serves it.
-    static func pruningName(for artifact: String) -> String { "." + artifact + ".pruning" }
+    public static func pruningName(for artifact: String) -> String { "." + artifact + ".pruning" }
 
     /// The pin of an artifact, if it has one. Any file by the pin's name pins: one that does not read
     /// as a pin still keeps its backup (a damaged pin must not let retention take what it guards),

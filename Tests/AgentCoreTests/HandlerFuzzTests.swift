@@ -56,6 +56,12 @@ final class HandlerFuzzTests: XCTestCase {
             Message(DropDatabaseRequest(id: 1, name: "authentik")), Message(DropDatabaseRequest(id: 1, name: "authentik_pre_restore_20270115080000")),
             Message(ReceiptStore(id: 1, name: "r.json", receipt: receipt)), Message(ReceiptsRequest(id: 1)),
             Message(ReceiptsResult(id: 1, receipts: [], total: 0)),
+            // Retention (§13).
+            Message(PruneRequest(id: 1, dryRun: false)), Message(PinRequest(id: 1, name: name, pinned: true, reason: "r", requestedBy: by)),
+            Message(PruneResult(id: 1, dryRun: true, policy: RetentionPolicyInfo(configured: false, text: "t", keepLast: 0, keepHourly: 0, keepDaily: 0,
+                                                                                 keepWeekly: 0, keepMonthly: 0, keepYearly: 0, keepWithin: nil,
+                                                                                 minAge: "1d", minKeep: 3),
+                                total: 0, kept: 0, removed: 0, bytesFreed: 0, bytesKept: 0, keptBy: [], offset: 0, decisions: [], freeBytes: nil)),
         ]
         XCTAssertEqual(Set(all.map(\.type)), Set(MessageCatalog.knownTypes), "a seed of every message type")
         return all
