@@ -15,6 +15,7 @@ import PackageDescription
 //   HostConfig       the small TOML-subset config reader every program uses
 //   HostSetup        `authorize` on the hosts: the operator's key, authorized_keys, the agent's group
 //   Compression, DumpFormat  gzip members; what a plain pg_dump contains and what may reach psql
+//   Retention        the NAS's retention policy and its floors, as a pure planner (no I/O, Foundation only)
 //   AgentCore / ReceiverCore (remote programs: no libssh2), ControllerCore (jobs)
 //   CLISupport       what the three command-line programs share: exit codes, "error:" + "hint:"
 let package = Package(
@@ -44,13 +45,14 @@ let package = Package(
         .systemLibrary(name: "CDeflate", pkgConfig: "libdeflate", providers: [.apt(["libdeflate-dev"])]),
         .target(name: "Compression", dependencies: ["CZlib", "CDeflate"]),
         .target(name: "DumpFormat", dependencies: ["AKBase"]),
+        .target(name: "Retention"),
         .target(name: "AgentCore", dependencies: [
             "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         .target(name: "ReceiverCore", dependencies: [
-            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "Compression", "DumpFormat",
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "Compression", "DumpFormat", "Retention",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -78,13 +80,16 @@ let package = Package(
                                                      "Transport", "ProcessRunner", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/Support"),
         .testTarget(name: "HostSetupTests", dependencies: ["HostSetup", "AKBase"]),
+        .testTarget(name: "RetentionTests", dependencies: ["Retention", "AKProtocol"]),
+        // deploy/bench/prune runs it: plans 10,000 backups' names and times it against sorting them (no timing in unit tests).
+        .executableTarget(name: "PruneBench", dependencies: ["Retention", "AKProtocol"], path: "Tests/PruneBench"),
         .testTarget(name: "DumpFormatTests", dependencies: ["DumpFormat"], exclude: ["Fixtures"]),
         .testTarget(name: "AgentCoreTests", dependencies: ["AgentHarness", "AgentCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport",
+        .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Retention",
                                                               .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ControllerCoreTests", dependencies: ["AgentHarness", "ControllerCore", "HostConfig", "SSHTransport", "AKProtocol", "AKBase",
-                                                                "ProtocolSession", "Transport", "AgentCore", "ReceiverCore", "ProcessRunner"]),
+                                                                "ProtocolSession", "Transport", "AgentCore", "ReceiverCore", "ProcessRunner", "Retention"]),
         .testTarget(name: "EndToEndTests", dependencies: ["ControllerCore", "SSHTransport", "Transport", "AKProtocol", "AKBase", "ProtocolSession",
                                                           .product(name: "Crypto", package: "swift-crypto")]),
     ],

@@ -222,12 +222,15 @@ public struct ArtifactInfo: Codable, Equatable, Sendable {
     public var manifest: Manifest?
     /// The receiver's verdict on the manifest's signature, against its trusted agent keys.
     public var signature: SignatureStatus?
-    public init(name: String, size: Int64, modifiedAt: String, manifest: Manifest?, signature: SignatureStatus? = nil) {
+    /// Its pin (`<base>.pin`, §13.4) when it is pinned: kept whatever the retention policy says.
+    public var pin: Pin?
+    public init(name: String, size: Int64, modifiedAt: String, manifest: Manifest?, signature: SignatureStatus? = nil, pin: Pin? = nil) {
         self.name = name
         self.size = size
         self.modifiedAt = modifiedAt
         self.manifest = manifest
         self.signature = signature
+        self.pin = pin
     }
 }
 
@@ -251,6 +254,7 @@ public struct ListResult: RequestBound {
         for a in artifacts {
             try c.size(a.size, "artifacts.size")
             try a.manifest?.validate(Self.type)
+            try a.pin?.validate(Self.type)
         }
     }
 }

@@ -67,6 +67,8 @@ public enum MessageCatalog {
         ReceiptStore.self, ReceiptsRequest.self, ReceiptsResult.self,
         // Undo points on infra-core (§13).
         UndoPruneRequest.self, UndoPruneResult.self,
+        // Retention (RetentionMessages.swift, PROTOCOL.md §14).
+        PruneRequest.self, PruneResult.self, PinRequest.self,
     ]
 
     static let byType: [String: any WireMessage.Type] = Dictionary(uniqueKeysWithValues: types.map { ($0.type, $0) })

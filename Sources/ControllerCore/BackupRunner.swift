@@ -16,6 +16,17 @@ public struct BackupSummary: Encodable, Equatable, Sendable {
     public var rows: Int64
     /// The agent key that signed the manifest.
     public var signedBy: String
+    /// What the prune after the backup did (nil: not asked for, or it failed).
+    public var prune: PruneSummary?
+    /// Why the prune after the backup failed, and what to do (the backup itself is stored).
+    public var pruneError: String?
+    public var pruneHint: String?
+
+    /// The backup is stored, but the prune after it failed: the job fails, so a NAS that stops
+    /// pruning is noticed (heartbeat /fail, exit 1) before it fills.
+    public var pruneFailure: Failure? {
+        pruneError.map { Failure("stored \(name), but the prune after it failed: \($0)", hint: pruneHint ?? "run `akbackup prune --dry-run`") }
+    }
 }
 
 /// The controller's half of a backup: it holds no secret and touches no file. It asks the agent for
@@ -25,11 +36,14 @@ public struct BackupSummary: Encodable, Equatable, Sendable {
 public struct BackupRunner {
     public var sessions: HostSessions
     public var threads: Int?
+    /// Ask the NAS to prune by its own policy once the backup is stored (`--no-prune`: false).
+    public var prune: Bool
     public var progress: ((_ phase: String, _ bytes: Int64) -> Void)?
 
-    public init(sessions: HostSessions, threads: Int? = nil, progress: ((_ phase: String, _ bytes: Int64) -> Void)? = nil) {
+    public init(sessions: HostSessions, threads: Int? = nil, prune: Bool = true, progress: ((_ phase: String, _ bytes: Int64) -> Void)? = nil) {
         self.sessions = sessions
         self.threads = threads
+        self.prune = prune
         self.progress = progress
     }
 
@@ -68,10 +82,20 @@ public struct BackupRunner {
             throw RemoteError(host: receiver.host, code: .failed, message: "the NAS stored a different artifact than the agent sent",
                               hint: "run `akbackup verify \(started.name)`")
         }
-        return BackupSummary(name: upload.name, size: upload.size, sha256: upload.sha256, uncompressedSize: manifest.uncompressedSize,
-                             seconds: Date().timeIntervalSince(began), authentikVersion: started.source.authentikVersion,
-                             tables: manifest.rowCounts.count, rows: manifest.rowCounts.values.reduce(0, +),
-                             signedBy: manifest.validSigner?.fingerprint ?? "unsigned")
+        var summary = BackupSummary(name: upload.name, size: upload.size, sha256: upload.sha256, uncompressedSize: manifest.uncompressedSize,
+                                    seconds: Date().timeIntervalSince(began), authentikVersion: started.source.authentikVersion,
+                                    tables: manifest.rowCounts.count, rows: manifest.rowCounts.values.reduce(0, +),
+                                    signedBy: manifest.validSigner?.fingerprint ?? "unsigned")
+        // Only after a stored backup: a failed one must never cost an old one.
+        if prune {
+            progress?("pruning", relayed)
+            do {
+                summary.prune = PruneSummary(try Pruner.run(session: receiver, dryRun: false))
+            } catch let e as HintedError {
+                (summary.pruneError, summary.pruneHint) = (e.summary, e.hint)
+            }
+        }
+        return summary
     }
 
     /// Moves the agent's data frames to the receiver until the agent's final answer.

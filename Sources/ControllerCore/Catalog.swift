@@ -27,13 +27,14 @@ public enum Catalog {
 
     public static func renderList(_ result: ListResult) -> String {
         guard !result.artifacts.isEmpty else { return "no backups yet\n" }
-        var rows = [["NAME", "CREATED (UTC)", "SIZE", "SHA256", "AUTHENTIK", "SIGNED"]]
+        let pins = result.artifacts.contains { $0.pin != nil }
+        var rows = [["NAME", "CREATED (UTC)", "SIZE", "SHA256", "AUTHENTIK", "SIGNED"] + (pins ? ["PINNED"] : [])]
         for a in result.artifacts {
             let created = a.manifest?.startedAt ?? a.modifiedAt
             rows.append([a.name, created, ByteFormat.human(a.size),
                          a.manifest.map { String($0.sha256.prefix(12)) } ?? "-",
                          a.manifest == nil ? "(no manifest: made by hand)" : (a.manifest?.source.authentikVersion ?? "unknown"),
-                         signatureWord(a.signature ?? .unsigned)])
+                         signatureWord(a.signature ?? .unsigned)] + (pins ? [a.pin.map { "yes: \($0.reason)" } ?? ""] : []))
         }
         let widths = (0..<rows[0].count).map { col in rows.map { $0[col].count }.max() ?? 0 }
         var out = rows.map { row in

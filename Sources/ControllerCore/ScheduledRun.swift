@@ -16,13 +16,17 @@ public struct JobResult: Sendable {
     public var output: String
     /// Why it failed without an error being thrown (a restore test whose receipt says FAILED).
     public var failure: Failure?
+    /// Backups the prune after a backup removed.
+    public var pruned: Int?
 
-    public init(exit: ExitStatus = .ok, artifact: String? = nil, bytes: Int64? = nil, output: String = "", failure: Failure? = nil) {
+    public init(exit: ExitStatus = .ok, artifact: String? = nil, bytes: Int64? = nil, output: String = "", failure: Failure? = nil,
+                pruned: Int? = nil) {
         self.exit = exit
         self.artifact = artifact
         self.bytes = bytes
         self.output = output
         self.failure = failure
+        self.pruned = pruned
     }
 }
 
@@ -36,6 +40,7 @@ public struct JobEvent: Equatable, Sendable {
     public var bytes: Int64?
     public var seconds: Double?
     public var artifact: String?
+    public var pruned: Int?
     public var error: String?
     public var hint: String?
 
@@ -44,7 +49,7 @@ public struct JobEvent: Equatable, Sendable {
     public var jsonLine: String {
         let fields: [(String, (any Encodable)?)] = [
             ("event", event), ("operation", operation), ("time", time), ("outcome", outcome), ("exitCode", exitCode),
-            ("bytes", bytes), ("seconds", seconds), ("artifact", artifact), ("error", error), ("hint", hint),
+            ("bytes", bytes), ("seconds", seconds), ("artifact", artifact), ("pruned", pruned), ("error", error), ("hint", hint),
         ]
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
@@ -104,7 +109,7 @@ public struct ScheduledRun: Sendable {
         let ok = result.exit == .ok
         log(JobEvent(event: "end", operation: operation, time: Timestamp.string(ended), outcome: ok ? "ok" : "failed",
                      exitCode: result.exit.rawValue, bytes: result.bytes, seconds: (ended.timeIntervalSince(began) * 1000).rounded() / 1000,
-                     artifact: result.artifact, error: failure?.summary, hint: failure?.hint))
+                     artifact: result.artifact, pruned: result.pruned, error: failure?.summary, hint: failure?.hint))
         if let notifier {
             var body = result.output
             if let failure, result.failure != nil { body += (body.hasSuffix("\n") || body.isEmpty ? "" : "\n") + "error: \(failure.summary)\nhint: \(failure.hint)\n" }

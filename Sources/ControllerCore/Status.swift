@@ -75,6 +75,24 @@ public struct StatusReport: Encodable, Sendable {
         }
     }
 
+    /// The NAS's retention: its policy, what each rule keeps, what the next prune would remove.
+    public struct Retention: Encodable, Sendable {
+        public var policy: String
+        public var configured: Bool
+        public var keptBy: [RetentionRuleCount]
+        /// What a prune now would remove, newest first (a dry run's plan).
+        public var wouldRemove: [String]
+        public var wouldFreeBytes: Int64
+
+        public init(_ plan: PruneReport) {
+            policy = plan.policy.text
+            configured = plan.policy.configured
+            keptBy = plan.keptBy
+            wouldRemove = plan.removals.map(\.name)
+            wouldFreeBytes = plan.bytesFreed
+        }
+    }
+
     /// No problem: every check passed (warnings allowed).
     public var ok: Bool
     public var lastBackup: Backup?
@@ -83,6 +101,8 @@ public struct StatusReport: Encodable, Sendable {
     public var nasFreeBytes: Int64?
     /// Nil when infra-core's agent could not be asked.
     public var undoDatabases: UndoDatabases?
+    /// Nil when the NAS could not plan a prune (a note says why).
+    public var retention: Retention?
     /// The receiver's SSH alias, as configured (a label in the Prometheus output).
     public var receiverHost: String
     public var signaturesCheckedBy: String
@@ -97,7 +117,7 @@ public struct StatusReport: Encodable, Sendable {
     /// unsigned newest backup, a corrupt one); the age limits and absences are judged here.
     public init(lastBackup: Backup?, lastRestoreTest: RestoreTest?, backups: Int, nasFreeBytes: Int64?, receiverHost: String,
                 signaturesCheckedBy: String, limits: StatusLimits, findings: [String] = [], notes: [String] = [],
-                undoDatabases: UndoDatabases? = nil) {
+                undoDatabases: UndoDatabases? = nil, retention: Retention? = nil) {
         var problems = findings
         var warnings: [String] = []
         // Space, not safety: the undo databases never fail the status, they only warn.
@@ -129,6 +149,7 @@ public struct StatusReport: Encodable, Sendable {
         self.backups = backups
         self.nasFreeBytes = nasFreeBytes
         self.undoDatabases = undoDatabases
+        self.retention = retention
         self.receiverHost = receiverHost
         self.signaturesCheckedBy = signaturesCheckedBy
         self.limits = limits
@@ -182,7 +203,7 @@ public enum Status {
             let page = try receiver.call(ReceiptsRequest(id: receiver.makeID(), offset: offset, limit: 100), expecting: ReceiptsResult.self)
             for stored in page.receipts {
                 let r = stored.receipt
-                guard (r.operation == "restore-test" || r.operation == "restore"), r.succeeded, trusted(r, nasVerdict: stored.signature) else { continue }
+                guard r.provesRestore, trusted(r, nasVerdict: stored.signature) else { continue }
                 let finished = Timestamp.date(r.finishedAt) ?? now
                 test = .init(operation: r.operation, artifact: r.artifact, finishedAt: r.finishedAt, ageDays: now.timeIntervalSince(finished) / 86400)
                 break search
@@ -190,8 +211,16 @@ public enum Status {
             if page.receipts.isEmpty || offset + page.receipts.count >= page.total { break }
             offset += page.receipts.count
         }
+        // What the next prune would do: a dry run of the NAS's own policy (it removes nothing).
+        var retention: StatusReport.Retention?
+        do {
+            retention = StatusReport.Retention(try Pruner.run(session: receiver, dryRun: true))
+            if retention?.configured == false { notes.append("the NAS has no retention policy: nothing is ever deleted") }
+        } catch let e as RemoteError {
+            notes.append("the NAS could not plan a prune: \(e.summary)")
+        }
         return StatusReport(lastBackup: backup, lastRestoreTest: test, backups: listing.total, nasFreeBytes: listing.freeBytes,
                             receiverHost: config.receiver.host, signaturesCheckedBy: checker, limits: config.statusLimits,
-                            findings: findings, notes: notes, undoDatabases: undo)
+                            findings: findings, notes: notes, undoDatabases: undo, retention: retention)
     }
 }

@@ -33,6 +33,16 @@ public enum StatusFormat: String, CaseIterable, Sendable {
         out += "backups on the NAS \(r.backups)\n"
         if let free = r.nasFreeBytes { out += "NAS free space     \(ByteFormat.human(free))\n" }
         if let u = r.undoDatabases { out += undoText(u) }
+        if let t = r.retention {
+            out += "retention          \(t.policy)\n"
+            if !t.keptBy.isEmpty { out += "  kept by          \(Pruner.keptBy(t.keptBy))\n" }
+            if t.wouldRemove.isEmpty {
+                out += "next prune         removes nothing\n"
+            } else {
+                let shown = t.wouldRemove.prefix(5).joined(separator: ", ") + (t.wouldRemove.count > 5 ? ", …" : "")
+                out += "next prune         removes \(t.wouldRemove.count) backup(s), \(ByteFormat.human(t.wouldFreeBytes)): \(shown)\n"
+            }
+        }
         out += "signatures         checked against \(r.signaturesCheckedBy)\n"
         for n in r.notes { out += "note: \(n)\n" }
         for w in r.warnings { out += "warning: \(w)\n" }
@@ -100,6 +110,15 @@ public enum StatusFormat: String, CaseIterable, Sendable {
                               r.undoDatabases.map { [.init(labels: agent, value: "\($0.totalBytes)")] } ?? []))
         families.append(.init("akbackup_undo_databases_volume_ratio", "Their share of the file system of PostgreSQL's data directory (0…1).",
                               r.undoDatabases?.percentOfVolume.map { [.init(labels: agent, value: promNumber($0 / 100))] } ?? []))
+        let t = r.retention
+        families.append(.init("akbackup_retention_policy", "1 when the NAS has a retention policy; 0 when it has none and never deletes a backup.",
+                              t.map { [.init(labels: host, value: $0.configured ? "1" : "0")] } ?? []))
+        families.append(.init("akbackup_retention_kept", "Backups each retention rule, floor or pin keeps on the NAS (one backup may count for several).",
+                              t?.keptBy.map { .init(labels: host + [("rule", $0.rule)], value: "\($0.kept)") } ?? []))
+        families.append(.init("akbackup_prune_would_remove", "Backups the next prune would remove (the NAS's dry run).",
+                              t.map { [.init(labels: host, value: "\($0.wouldRemove.count)")] } ?? []))
+        families.append(.init("akbackup_prune_would_free_bytes", "Bytes the next prune would free.",
+                              t.map { [.init(labels: host, value: "\($0.wouldFreeBytes)")] } ?? []))
         return families.map(\.text).joined()
     }
 

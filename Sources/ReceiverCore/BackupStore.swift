@@ -4,6 +4,7 @@ import Compression
 import Crypto
 import DumpFormat
 import Foundation
+import Retention
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,15 +16,18 @@ public struct BackupStore: Sendable {
     public let directory: String
     public let requireMount: String
     public let trustedKeys: [AgentPublicKey]
+    /// What `prune` keeps (the config's `[retention]`); the default removes nothing.
+    public let retention: RetentionPolicy
 
-    public init(directory: String, requireMount: String = "", trustedKeys: [AgentPublicKey] = []) {
+    public init(directory: String, requireMount: String = "", trustedKeys: [AgentPublicKey] = [], retention: RetentionPolicy = RetentionPolicy()) {
         self.directory = directory
         self.requireMount = requireMount
         self.trustedKeys = trustedKeys
+        self.retention = retention
     }
 
     public init(config: ReceiverConfig) {
-        self.init(directory: config.directory, requireMount: config.requireMount, trustedKeys: config.trustedKeys)
+        self.init(directory: config.directory, requireMount: config.requireMount, trustedKeys: config.trustedKeys, retention: config.retention)
     }
 
     func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -31,6 +35,11 @@ public struct BackupStore: Sendable {
 
     public static func manifestName(for artifact: String) -> String {
         String(artifact.dropLast(ArtifactName.suffix.count)) + ".json"
+    }
+
+    /// `<base>.pin` beside the artifact `<base>.sql.gz` (§14.4).
+    public static func pinName(for artifact: String) -> String {
+        String(artifact.dropLast(ArtifactName.suffix.count)) + ".pin"
     }
 
     // MARK: where the data goes
@@ -127,7 +136,8 @@ public struct BackupStore: Sendable {
             let status = manifest.map { $0.signatureStatus(trusting: trustedKeys) } ?? .unsigned
             var summary = manifest
             summary?.rowCounts = [:]   // the full manifest comes with verify and fetch: a page fits one frame
-            return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: summary, signature: status)
+            return ArtifactInfo(name: name, size: Int64(st.st_size), modifiedAt: Timestamp.string(modified), manifest: summary, signature: status,
+                                pin: pin(for: name))
         }) {
             guard page.count < limit else { break }
             let size = (try? encoder.encode(info).count) ?? budget
@@ -249,6 +259,7 @@ public struct BackupStore: Sendable {
                 let base = String(name.dropLast(8))
                 let isUpload = dir == directory && ArtifactName.isValid(base)
                 guard isUpload || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix))
+                        || (base.hasSuffix(".pin") && ArtifactName.isValid(String(base.dropLast(4)) + ArtifactName.suffix))
                         || (dir == receiptsDirectory && BackupStore.isReceiptName(base)) else { continue }
                 let p = (dir as NSString).appendingPathComponent(name)
                 var st = stat()
@@ -268,7 +279,7 @@ public struct BackupStore: Sendable {
 
     // MARK: doctor
 
-    public func probe(configSource: String) -> [Check] {
+    public func probe(configSource: String, now: Date = Date()) -> [Check] {
         var checks = [Check(name: "receiver config", ok: true, detail: configSource)]
         if trustedKeys.isEmpty {
             checks.append(Check(name: "trusted agent keys", ok: false, detail: "none: every upload is refused",
@@ -316,6 +327,35 @@ public struct BackupStore: Sendable {
             checks.append(Check(name: "free space", ok: space.free > 0,
                                 detail: "\(ByteFormat.human(space.free)) free of \(ByteFormat.human(space.total))",
                                 hint: space.free > 0 ? nil : "free space on the NAS volume or prune old backups"))
+        }
+        checks += retentionChecks(now: now)
+        return checks
+    }
+
+    /// doctor's view of retention: WARN (never FAIL) without a policy, or when the backups are
+    /// projected to fill the volume within 30 days at their recent size and rate, after pruning.
+    func retentionChecks(now: Date) -> [Check] {
+        var checks: [Check] = []
+        let howTo = "set keep_daily, keep_weekly, … under [retention] in \(ReceiverConfig.defaultPath) (see `akbackup-receiver config --defaults`)"
+        if retention.isConfigured {
+            checks.append(Check(name: "retention", ok: true, detail: retention.description))
+        } else {
+            checks.append(Check(name: "retention", ok: true, detail: "no policy: nothing is ever deleted, so the NAS fills up", hint: howTo, warning: true))
+        }
+        guard let free = space()?.free, let backups = try? retentionInventory(verify: false) else { return checks }
+        guard let p = SpaceProjection.project(policy: retention, backups: backups, freeBytes: free, now: now) else {
+            checks.append(Check(name: "space projection", ok: true, detail: "fewer than two backups in the last 30 days: no rate to project"))
+            return checks
+        }
+        let rate = "\(ByteFormat.human(p.backupSize)) every \(String(format: "%.1f", p.interval / 3600)) h"
+        if let days = p.daysUntilFull {
+            checks.append(Check(name: "space projection", ok: true,
+                                detail: String(format: "at %@ the NAS is projected to fill in about %.0f days (%@ free)", rate, days, ByteFormat.human(free)),
+                                hint: retention.isConfigured ? "add space, or keep fewer backups in [retention] in \(ReceiverConfig.defaultPath)" : howTo,
+                                warning: true))
+        } else {
+            checks.append(Check(name: "space projection", ok: true,
+                                detail: "at \(rate) the NAS does not fill within \(p.horizonDays) days (\(ByteFormat.human(free)) free, at most \(ByteFormat.human(p.peakGrowth)) more)"))
         }
         return checks
     }

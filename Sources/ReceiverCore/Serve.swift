@@ -71,23 +71,45 @@ extension BackupStore {
         return Done(id: request.id, detail: "receipts/\(request.name)")
     }
 
-    /// A page of readable receipts, newest first (by the time the NAS stored them), stopping early
-    /// when the next one would not fit the frame.
-    func receipts(offset: Int, limit: Int) -> (page: [StoredReceipt], total: Int) {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: receiptsDirectory) else { return ([], 0) }
-        let dated: [(name: String, mtime: Int)] = names.filter(BackupStore.isReceiptName).compactMap { name in
+    /// Receipt files, newest first by the time the NAS stored them (then by name): the order of
+    /// `receipts` pages, and so of `akbackup status`.
+    func receiptFilesNewestFirst() -> [(name: String, mtime: Int)] {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: receiptsDirectory) else { return [] }
+        return names.filter(BackupStore.isReceiptName).compactMap { name in
             var st = stat()
             guard lstat((receiptsDirectory as NSString).appendingPathComponent(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
             return (name, st.st_mtim.tv_sec)
         }.sorted { ($0.mtime, $0.name) > ($1.mtime, $1.name) }
+    }
+
+    /// receipts/NAME, when it reads, decodes and passes its range checks.
+    func readReceipt(_ name: String) -> Receipt? {
+        guard let data = try? FileIO.readFile((receiptsDirectory as NSString).appendingPathComponent(name), limit: ProtocolLimits.maxDocumentBytes),
+              let receipt = try? MessageCodec.decodeDocument(Receipt.self, from: data),
+              (try? receipt.validate("receipt")) != nil else { return nil }
+        return receipt
+    }
+
+    /// The artifact of the newest receipt that proves a restore (a passed restore test or restore)
+    /// and that a key this NAS trusts signed — the restore test `akbackup status` reports.
+    func newestRestoreTestedArtifact() -> String? {
+        for entry in receiptFilesNewestFirst() {
+            guard let r = readReceipt(entry.name), r.provesRestore, r.signatureStatus(trusting: trustedKeys) == .trusted else { continue }
+            return r.artifact.flatMap { ArtifactName.isValid($0) ? $0 : nil }
+        }
+        return nil
+    }
+
+    /// A page of readable receipts, newest first (by the time the NAS stored them), stopping early
+    /// when the next one would not fit the frame.
+    func receipts(offset: Int, limit: Int) -> (page: [StoredReceipt], total: Int) {
+        let dated = receiptFilesNewestFirst()
         var page: [StoredReceipt] = []
         var bytes = 0
         let budget = ProtocolLimits.maxFramePayload / 2
         for entry in dated.dropFirst(offset) {
             guard page.count < limit else { break }
-            guard let data = try? FileIO.readFile((receiptsDirectory as NSString).appendingPathComponent(entry.name), limit: ProtocolLimits.maxDocumentBytes),
-                  let receipt = try? MessageCodec.decodeDocument(Receipt.self, from: data),
-                  (try? receipt.validate("receipt")) != nil else { continue }
+            guard let receipt = readReceipt(entry.name) else { continue }
             let stored = StoredReceipt(name: entry.name, receipt: receipt, signature: receipt.signatureStatus(trusting: trustedKeys))
             let size = (try? MessageCodec.canonicalEncoder().encode(stored).count) ?? budget
             if bytes + size > budget { break }

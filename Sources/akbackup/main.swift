@@ -47,7 +47,7 @@ struct AKBackup: ParsableCommand {
         """,
         version: "akbackup \(AKVersion.software) (protocol \(AKVersion.protocolVersion))",
         subcommands: [Backup.self, List.self, Verify.self, Restore.self, RestoreTest.self, Status.self, Doctor.self, Trust.self, DropDatabase.self,
-                      NotifyFailure.self]
+                      NotifyFailure.self, Prune.self, Pin.self, Unpin.self]
     )
 }
 
@@ -94,6 +94,10 @@ struct Backup: ParsableCommand {
         The artifact is the runbook's format (plain SQL, gzip) named authentik-db-YYYY-MM-DDTHHMMSSZ.sql.gz, \
         with a manifest NAME.json beside it that the agent signs.
 
+        Once the backup is stored, the NAS prunes by its own retention policy (see `akbackup prune`; \
+        --no-prune skips it). A prune that fails after a stored backup makes the run fail (exit 1), so a NAS \
+        that stops pruning is noticed before it fills.
+
         \(scheduledHelp)
 
         \(ExitStatus.helpText)
@@ -104,6 +108,7 @@ struct Backup: ParsableCommand {
     @Option(help: "Compression threads on the agent (default: its core count minus one, at least 1).") var threads: Int?
     @Option(help: "text, or json: one JSON object per line on stdout (start and end events), for schedulers and log collectors.")
     var logFormat: LogFormat = .text
+    @Flag(help: "Do not ask the NAS to prune by its retention policy after the backup.") var noPrune = false
 
     func validate() throws {
         if let t = threads, !(1...16).contains(t) { throw ValidationError("--threads must be 1…16") }
@@ -113,11 +118,13 @@ struct Backup: ParsableCommand {
     func run() throws {
         try runScheduled("backup", logFormat: logFormat, global: global) { sessions in
             let meter = ProgressMeter(enabled: logFormat == .text && !json && isatty(2) != 0)
-            let summary = try BackupRunner(sessions: sessions, threads: threads, progress: meter.report).run()
+            let summary = try BackupRunner(sessions: sessions, threads: threads, prune: !noPrune, progress: meter.report).run()
             meter.finish()
-            let line = "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)"
+            var line = "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)"
+            if let p = summary.prune { line += "\n" + Pruner.summaryLine(p) }
             if logFormat == .text { emit(json ? renderJSON(summary) : line, json: json) }
-            return JobResult(artifact: summary.name, bytes: summary.size, output: line)
+            return JobResult(exit: summary.pruneFailure == nil ? .ok : .failed, artifact: summary.name, bytes: summary.size, output: line,
+                             failure: summary.pruneFailure, pruned: summary.prune?.removed)
         }
     }
 }
@@ -400,6 +407,92 @@ struct NotifyFailure: ParsableCommand {
                 body += "(its journal could not be read)\n"
             }
             return notifier.ping(.failure, body: body) ? .ok : .failed
+        }
+    }
+}
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply the hosts' own policies: the NAS's retention, and infra-core's for the databases restores leave.",
+        discussion: """
+        The policy lives on the NAS ([retention] in /etc/akbackup/receiver.toml); this only asks for it to be \
+        applied and names nothing to delete. Without a policy nothing is ever deleted. Whatever the policy, \
+        the NAS keeps the newest backup that verifies, the one the newest passing restore test used, every \
+        backup younger than min_age, the min_keep newest, and pinned ones (`akbackup pin`). `akbackup backup` \
+        prunes after every backup it stored.
+
+        Then infra-core's agent applies its undo policy (undo_* in /etc/akbackup/agent.toml) to the \
+        databases restores left in the live cluster (the agent does that after every restore, too).
+
+        Prints every backup with keep or remove and every reason that keeps it, then a summary, then \
+        infra-core's databases. --json: {"nas": …, "infraCore": …}.
+
+        \(ExitStatus.helpText)
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Only show what would be removed.") var dryRun = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        try runReportingErrors {
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let report = try Pruner.run(sessions: sessions, dryRun: dryRun)
+            // infra-core's half is separate: its failure must not hide what the NAS did.
+            let undo = Result { try UndoPrune.run(sessions: sessions, dryRun: dryRun) }
+            if json {
+                struct Both: Encodable { var nas: PruneReport; var infraCore: UndoPruneSummary? }
+                emit(renderJSON(Both(nas: report, infraCore: try? undo.get())), json: true)
+            } else {
+                emit(Pruner.render(report) + ((try? undo.get()).map { "\n" + UndoPrune.renderText($0) } ?? ""), json: false)
+            }
+            switch undo {
+            case .success(let u): return u.ok ? .ok : .failed
+            case .failure(let error): throw error
+            }
+        }
+    }
+}
+
+struct Pin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Keep a backup whatever the retention policy says (NAME.pin on the NAS).",
+        discussion: "Pinning again replaces the reason. `akbackup list` shows pins.\n\n\(ExitStatus.helpText)")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An artifact name (see `akbackup list`).") var name: String
+    @Option(help: "Why (at most \(PinText.maxReasonBytes) bytes, one line; default: who pinned it and when).") var reason: String?
+
+    func validate() throws {
+        if let reason, let problem = PinText.problem(reason, maxBytes: PinText.maxReasonBytes) { throw ValidationError("--reason \(problem)") }
+    }
+
+    func run() throws {
+        try runReportingErrors {
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            let done = try Pruner.pin(sessions: sessions, name: name, reason: reason ?? Pruner.defaultReason(), pinned: true)
+            emit(done.detail, json: false)
+            return .ok
+        }
+    }
+}
+
+struct Unpin: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let the retention policy decide about a pinned backup again.",
+        discussion: ExitStatus.helpText)
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "An artifact name (see `akbackup list`).") var name: String
+
+    func run() throws {
+        try runReportingErrors {
+            let sessions = try global.sessions()
+            defer { sessions.close() }
+            emit(try Pruner.pin(sessions: sessions, name: name, reason: nil, pinned: false).detail, json: false)
+            return .ok
         }
     }
 }

@@ -201,7 +201,7 @@ enum ValidCatalogue {
                   hint: UndoReport.warningHint, warning: true),
         ], agent: AgentFacts(database: "authentik", appServices: ["authentik-server", "authentik-worker"], authentikVersion: "2025.10.1",
                              signingKey: TestKeys.agentPublic.text, trustedKeys: [TestKeys.agentPublic.text], undo: S.undoDryRun)))),
-    ]
+    ] + RetentionVectors.messages
 
     /// Values shared by the vectors.
     enum Sample {

@@ -59,6 +59,12 @@ final class HandlerFuzzTests: XCTestCase {
             Message(UndoPruneRequest(id: 1, dryRun: false)), Message(UndoPruneRequest(id: 2, dryRun: true)),
             Message(UndoPruneResult(id: 1, dryRun: false, report: UndoReport(checkedAt: "2027-01-15T08:00:00Z", policy: UndoPolicy(keepNewest: 1, maxAgeDays: 7, failedMaxAgeDays: 1, warnPercent: 50),
                                                                               databases: [], volumeBytes: 1, volumeFreeBytes: 1))),
+            // Retention (§14).
+            Message(PruneRequest(id: 1, dryRun: false)), Message(PinRequest(id: 1, name: name, pinned: true, reason: "r", requestedBy: by)),
+            Message(PruneResult(id: 1, dryRun: true, policy: RetentionPolicyInfo(configured: false, text: "t", keepLast: 0, keepHourly: 0, keepDaily: 0,
+                                                                                 keepWeekly: 0, keepMonthly: 0, keepYearly: 0, keepWithin: nil,
+                                                                                 minAge: "1d", minKeep: 3),
+                                total: 0, kept: 0, removed: 0, bytesFreed: 0, bytesKept: 0, keptBy: [], offset: 0, decisions: [], freeBytes: nil)),
         ]
         XCTAssertEqual(Set(all.map(\.type)), Set(MessageCatalog.knownTypes), "a seed of every message type")
         return all

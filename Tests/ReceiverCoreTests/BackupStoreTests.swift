@@ -26,7 +26,8 @@ final class BackupStoreTests: XCTestCase {
         let dir = try temporaryDirectory()
         let checks = BackupStore(directory: dir, trustedKeys: [ReceiverHarness.agentKey.publicKey]).probe(configSource: "test")
         XCTAssertTrue(checks.allSatisfy(\.ok), "\(checks)")
-        XCTAssertEqual(checks.map(\.name), ["receiver config", "trusted agent keys", "backup directory", "writable", "free space"])
+        XCTAssertEqual(checks.map(\.name), ["receiver config", "trusted agent keys", "backup directory", "writable", "free space", "retention",
+                                            "space projection"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [], "the write probe leaves nothing behind")
     }
 

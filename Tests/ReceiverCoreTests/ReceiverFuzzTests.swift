@@ -22,6 +22,9 @@ final class ReceiverFuzzTests: XCTestCase {
             [Message(VerifyRequest(id: 3, name: "latest"))], [Message(VerifyRequest(id: 3, name: "../../etc/passwd"))],
             [Message(FetchRequest(id: 4, name: name))], [Message(ReceiptsRequest(id: 5, offset: 0, limit: 3))],
             [Message(ProbeRequest(id: 6))], [Message(UploadRequest(id: 7, name: "authentik-db-2027-01-15T080000Z.sql.gz/../x"))],
+            [Message(PruneRequest(id: 8, dryRun: false))], [Message(PruneRequest(id: 8, dryRun: true, offset: 3, limit: 2))],
+            [Message(PinRequest(id: 9, name: name, pinned: true, reason: "r", requestedBy: RequestedBy(user: "u", host: "h")))],
+            [Message(PinRequest(id: 9, name: "../\(name)", pinned: false, reason: nil, requestedBy: nil))],
         ]
         var x: UInt64 = 0xD1B54A32D192ED03
         func next() -> Int { x ^= x << 13; x ^= x >> 7; x ^= x << 17; return Int(x % 1_000_000) }

@@ -4,6 +4,7 @@ import AKProtocol
 import Crypto
 import Foundation
 import ProtocolSession
+import Retention
 import Transport
 import XCTest
 
@@ -48,14 +49,15 @@ final class InProcessReceiver {
     let store: BackupStore
     let ended = DispatchSemaphore(value: 0)
 
-    init(directory: String, trusted: [AgentPublicKey] = [ReceiverHarness.agentKey.publicKey], now: Date = Date(timeIntervalSince1970: 1_800_000_000)) throws {
+    init(directory: String, trusted: [AgentPublicKey] = [ReceiverHarness.agentKey.publicKey], now: Date = Date(timeIntervalSince1970: 1_800_000_000),
+         retention: RetentionPolicy = RetentionPolicy(), log: @escaping @Sendable (String) -> Void = { _ in }) throws {
         let (serverEnd, clientEnd) = InProcessPipe.makePair(capacity: 1 << 20, writeStallTimeout: 10)
-        let store = BackupStore(directory: directory, requireMount: "", trustedKeys: trusted)
+        let store = BackupStore(directory: directory, requireMount: "", trustedKeys: trusted, retention: retention)
         self.store = store
         let session = ServerSession(channel: serverEnd, hello: Hello(role: .receiver, host: "nas"), log: { _ in })
         let ended = self.ended
         Thread {
-            _ = ReceiverServer.serve(session: session, store: store, configSource: "test", log: { _ in }, now: { now })
+            _ = ReceiverServer.serve(session: session, store: store, configSource: "test", log: log, now: { now })
             serverEnd.close()
             ended.signal()
         }.start()

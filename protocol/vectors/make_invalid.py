@@ -295,6 +295,34 @@ VECTORS = {
 }
 
 
+# --- retention (PROTOCOL.md §13): prune, prune.result, pin, and list.result's pin ---
+PRUNE_RESULT = valid("prune_result")
+PIN = valid("pin")
+LIST_PINNED = valid("list_result_pinned")
+VECTORS.update({
+    "prune_missing_dry_run": (after_hello(b'{"id":1,"type":"prune"}'), "invalidJSON"),
+    "prune_dry_run_string": (after_hello(b'{"dryRun":"yes","id":1,"type":"prune"}'), "invalidJSON"),
+    "range_prune_offset_negative": (after_hello(b'{"dryRun":true,"id":1,"offset":-1,"type":"prune"}'), "invalidJSON"),
+    "range_prune_limit_over_max": (after_hello(b'{"dryRun":true,"id":1,"limit":1001,"type":"prune"}'), "invalidJSON"),
+    "prune_result_missing_decisions": (after_hello(without(PRUNE_RESULT, b"," + member(PRUNE_RESULT, "decisions", comma=False))), "invalidJSON"),
+    "prune_result_missing_policy": (after_hello(without(PRUNE_RESULT, member(PRUNE_RESULT, "policy"))), "invalidJSON"),
+    "prune_result_decision_missing_keep": (after_hello(replaced(PRUNE_RESULT, b'"keep":false,', b'')), "invalidJSON"),
+    "prune_result_reasons_string": (after_hello(replaced(PRUNE_RESULT, b'"reasons":[]', b'"reasons":"none"')), "invalidJSON"),
+    "range_prune_result_bytes_freed": (after_hello(replaced(PRUNE_RESULT, b'"bytesFreed":3990112', b'"bytesFreed":' + BIG)), "invalidJSON"),
+    "range_prune_result_total": (after_hello(replaced(PRUNE_RESULT, b'"total":4', b'"total":2147483648')), "invalidJSON"),
+    "range_prune_result_decision_size": (after_hello(replaced(PRUNE_RESULT, b'"size":3990112', b'"size":-1')), "invalidJSON"),
+    "range_prune_result_policy_keep_daily": (after_hello(replaced(PRUNE_RESULT, b'"keepDaily":7', b'"keepDaily":1000001')), "invalidJSON"),
+    "pin_missing_pinned": (after_hello(replaced(PIN, b'"pinned":true,', b'')), "invalidJSON"),
+    "range_pin_reason_control_character": (after_hello(replaced(PIN, b'"before the 2026.2 upgrade"', b'"before\\u0007the upgrade"')), "invalidJSON"),
+    "range_pin_reason_too_long": (after_hello(replaced(PIN, b'"before the 2026.2 upgrade"', b'"' + b"x" * 201 + b'"')), "invalidJSON"),
+    "range_pin_reason_blank": (after_hello(replaced(PIN, b'"before the 2026.2 upgrade"', b'"   "')), "invalidJSON"),
+    "range_pin_requested_by_newline": (after_hello(replaced(PIN, b'"user":"alice"', b'"user":"alice\\nbob"')), "invalidJSON"),
+    "list_result_pin_missing_reason": (after_hello(without(LIST_PINNED, b',"reason":"before the 2026.2 upgrade"')), "invalidJSON"),
+    "range_list_result_pin_reason_too_long": (after_hello(replaced(LIST_PINNED, b'"before the 2026.2 upgrade"', b'"' + b"y" * 201 + b'"')),
+                                              "invalidJSON"),
+})
+
+
 def main() -> None:
     os.makedirs(HERE, exist_ok=True)
     for name in os.listdir(HERE):
