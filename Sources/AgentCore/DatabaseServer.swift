@@ -148,10 +148,14 @@ public enum AgentDatabases {
         return date
     }
 
-    /// The pre-restore database `restore --undo` puts back: the newest by name (for stamps of 14 digits,
-    /// name order is time order). One place, so the undo policy can be proven never to drop it.
+    /// The pre-restore database `restore --undo` puts back: the newest whose stamp names a real time (for
+    /// those, name order is time order; `…_20261399000000`, month 13, is not akbackup's and would sort
+    /// last). One place, so the undo policy can be proven never to drop it.
     public static func newestPreRestore(_ names: [String]) -> String? {
-        names.filter { $0.hasPrefix("authentik_pre_restore_") && isOwn($0) }.max()
+        names.filter { name in
+            guard let (kind, stamp) = classify(name), kind == .preRestore, isOwn(name) else { return false }
+            return date(ofStamp: stamp) != nil
+        }.max()
     }
 
     public static func staging(_ stamp: String) -> String { "authentik_restore_\(stamp)" }

@@ -140,6 +140,14 @@ final class UndoPlannerTests: XCTestCase {
         XCTAssertEqual(AgentDatabases.newestPreRestore(names), names[0])
     }
 
+    /// A name of 14 digits that is no time (month 13) sorts after every real stamp of its year: undo
+    /// must not take it for the newest undo point (it once put an empty database live).
+    func testUndoNeverTakesANameWhoseStampIsNoTime() {
+        let real = "authentik_pre_restore_20261201185248"
+        XCTAssertEqual(AgentDatabases.newestPreRestore([real, "authentik_pre_restore_20261399000000", "authentik_pre_restore_20261201250000"]), real)
+        XCTAssertNil(AgentDatabases.newestPreRestore(["authentik_pre_restore_20261399000000", "authentik_pre_restore_x"]))
+    }
+
     /// A live database configured with a name in akbackup's family is still the live database.
     func testTheLiveDatabaseIsNeverDecidedWhateverItsName() {
         check([

@@ -35,7 +35,8 @@ final class RetentionE2ETests: XCTestCase {
     }
 
     /// `count` backups spread over `days` days before yesterday, signed by the agent; returns their names.
-    func plantHistory(from real: String, count: Int, days: Double, hardLinks: Bool = true) throws -> [String] {
+    /// With `untilFull`, copies are made until the disk is full (at most `count`).
+    func plantHistory(from real: String, count: Int, days: Double, hardLinks: Bool = true, untilFull: Bool = false) throws -> [String] {
         let dir = F.smallDir
         let manifestBytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(manifestName(real))")))
         let template = try MessageCodec.decodeDocument(Manifest.self, from: manifestBytes)
@@ -48,9 +49,15 @@ final class RetentionE2ETests: XCTestCase {
             m.name = name
             try m.sign(with: key)
             let path = "\(dir)/\(name)"
-            if hardLinks { try FileManager.default.linkItem(atPath: "\(dir)/\(real)", toPath: path) }
-            else { try FileManager.default.copyItem(atPath: "\(dir)/\(real)", toPath: path) }
-            try MessageCodec.canonicalEncoder().encode(m).write(to: URL(fileURLWithPath: "\(dir)/\(manifestName(name))"))
+            do {
+                if hardLinks { try FileManager.default.linkItem(atPath: "\(dir)/\(real)", toPath: path) }
+                else { try FileManager.default.copyItem(atPath: "\(dir)/\(real)", toPath: path) }
+                try MessageCodec.canonicalEncoder().encode(m).write(to: URL(fileURLWithPath: "\(dir)/\(manifestName(name))"))
+            } catch where untilFull && !hardLinks {
+                // The disk is full: drop this half-written one; the NAS now has less room than a backup.
+                for p in [path, "\(dir)/\(manifestName(name))"] { try? FileManager.default.removeItem(atPath: p) }
+                break
+            }
             for p in [path, "\(dir)/\(manifestName(name))"] { _ = try Lab.run(["chown", "\(Lab.nasUser):\(Lab.nasUser)", p]) }
             names.append(name)
         }
@@ -122,8 +129,12 @@ final class RetentionE2ETests: XCTestCase {
     func testAFullNASIsFreedByThePolicyAndTheNextBackupFits() throws {
         let real = try F.smallBackup()
         let size = try XCTUnwrap((try FileManager.default.attributesOfItem(atPath: "\(F.smallDir)/\(real)")[.size] as? NSNumber)?.int64Value)
-        let free = try XCTUnwrap(freeBytes(F.smallDir))
-        _ = try plantHistory(from: real, count: Int(free / size), days: 60, hardLinks: false)
+        // Room for a couple of dozen backups whatever their size, then history until the disk is full.
+        let room = 24 * (size + 8192)
+        if try XCTUnwrap(freeBytes(F.smallDir)) > room { _ = try F.fillSmall(leaving: room) }
+        let planted = try plantHistory(from: real, count: 60, days: 60, hardLinks: false, untilFull: true)
+        XCTAssertGreaterThan(planted.count, 3)
+        XCTAssertLessThan(try XCTUnwrap(freeBytes(F.smallDir)), size, "the NAS has less room than one more backup")
         let failed = try Lab.runAsOperator([Lab.controllerBinary, "backup", "--no-prune", "--config", try F.configFile(receiver: "nas-small")], timeout: 300)
         XCTAssertNotEqual(failed.status, 0, "the full NAS refuses the backup: \(failed.description)")
         try setPolicy("keep_last = 3")

@@ -46,6 +46,8 @@ final class UndoPolicyE2ETests: XCTestCase {
         for db in [oldUndo, oldFailed, recentUndone] + foreign {
             XCTAssertTrue(try Lab.psqlAdmin("CREATE DATABASE \"\(db)\";").ok, db)
         }
+        let before = try RestoreFixture.liveContent()
+        XCTAssertTrue(before.contains { $0.hasPrefix("table ") }, "the lab's live database holds data")
         let artifact = try RestoreFixture.freshBackup()
         let r = try Lab.runAsOperator([akbackup, "restore", artifact, "--yes", "--json"], timeout: 300)
         XCTAssertEqual(r.status, 0, r.description)
@@ -66,6 +68,7 @@ final class UndoPolicyE2ETests: XCTestCase {
         // The undo the restore promised still works.
         let undo = try Lab.runAsOperator([akbackup, "restore", "--undo", "--json"], timeout: 300)
         XCTAssertEqual(undo.status, 0, undo.description)
+        XCTAssertEqual(try RestoreFixture.liveContent(), before, "undo put back the database that was live, not a foreign look-alike")
 
         // doctor lists what is left, with sizes, and passes.
         let doctor = try Lab.runAsOperator([akbackup, "doctor"])
