@@ -248,9 +248,7 @@ public struct ReceiptsRequest: RequestBound {
         self.limit = limit
     }
     public func validate() throws {
-        let c = FieldChecks(Self.type)
-        if let o = offset { try c.range(o, 0...Int(Int32.max), "offset") }
-        if let l = limit { try c.range(l, 1...ProtocolLimits.maxPage, "limit") }
+        try FieldChecks(Self.type).page(offset: offset, limit: limit)
     }
 }
 

@@ -99,6 +99,11 @@ public struct FieldChecks {
         guard range.contains(value) else { throw fail(field, "must be \(range.lowerBound)…\(range.upperBound)") }
     }
 
+    /// A page request's `offset` (0 … Int32.max) and `limit` (1 … ProtocolLimits.maxPage), both optional.
+    public func page(offset: Int?, limit: Int?) throws {
+        if let o = offset { try range(o, 0...Int(Int32.max), "offset") }
+        if let l = limit { try range(l, 1...ProtocolLimits.maxPage, "limit") }
+    }
     public func seconds(_ value: Double, _ field: String) throws {
         guard value.isFinite, (0...1e9).contains(value) else { throw fail(field, "must be a number of seconds 0…1e9") }
     }

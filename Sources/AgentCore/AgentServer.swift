@@ -22,18 +22,11 @@ public enum AgentServer {
             config = try AgentConfig.load(path: configPath)
             configSource = FileManager.default.fileExists(atPath: configPath) ? configPath : "defaults (\(configPath) absent)"
         } catch let e as ConfigError {
-            // A broken config answers every request with the same clear error instead of guessing.
-            let session = ServerSession(channel: channel ?? StdioChannel(), hello: hello, log: log)
-            return session.run { message, _ in
-                throw ErrorMessage(id: message.requestID, code: .failed, message: e.located, hint: e.hint)
-            }.rawValue
+            return ServerSession.refusingEveryRequest(message: e.located, hint: e.hint, channel: channel, hello: hello, log: log).rawValue
         } catch {
             return 1
         }
-        var timing = ServerSession.Timing()
-        timing.peerTimeout = TimeInterval(config.peerTimeout)
-        timing.heartbeatInterval = min(ProtocolTiming.heartbeatInterval, timing.peerTimeout / 4)
-        let session = ServerSession(channel: channel ?? StdioChannel(writeStallTimeout: timing.peerTimeout), hello: hello, timing: timing, log: log)
+        let session = ServerSession.forHost(channel: channel, hello: hello, peerTimeout: config.peerTimeout, log: log)
         let context = AgentContext.live(config: config, hostName: host, log: log)
         return serve(session: session, context: context, configSource: configSource).rawValue
     }

@@ -246,3 +246,26 @@ public final class ServerSession: Sendable {
         return .protocolViolation
     }
 }
+
+// MARK: - How the agent and the receiver start a session (one place for both hosts)
+
+extension ServerSession {
+    /// The session of a host program with its configured peer timeout: heartbeats at a quarter of it (at
+    /// most the protocol's interval), and stdout writes to a controller that stopped reading given up
+    /// after it. `channel` nil: stdin/stdout.
+    public static func forHost(channel: ByteChannel?, hello: Hello, peerTimeout: Int, log: @escaping @Sendable (String) -> Void) -> ServerSession {
+        var timing = Timing()
+        timing.peerTimeout = TimeInterval(peerTimeout)
+        timing.heartbeatInterval = min(ProtocolTiming.heartbeatInterval, timing.peerTimeout / 4)
+        return ServerSession(channel: channel ?? StdioChannel(writeStallTimeout: timing.peerTimeout), hello: hello, timing: timing, log: log)
+    }
+
+    /// When the host's own config cannot be read: every request is answered with the same clear error
+    /// (the file, the line, a hint) instead of guessing at defaults.
+    public static func refusingEveryRequest(message: String, hint: String, channel: ByteChannel?, hello: Hello,
+                                            log: @escaping @Sendable (String) -> Void) -> SessionEnd {
+        ServerSession(channel: channel ?? StdioChannel(), hello: hello, log: log).run { request, _ in
+            throw ErrorMessage(id: request.requestID, code: .failed, message: message, hint: hint)
+        }
+    }
+}

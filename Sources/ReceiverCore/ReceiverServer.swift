@@ -21,16 +21,11 @@ public enum ReceiverServer {
         do {
             config = try ReceiverConfig.load(path: configPath)
         } catch let e as ConfigError {
-            return ServerSession(channel: channel ?? StdioChannel(), hello: hello, log: log).run { message, _ in
-                throw ErrorMessage(id: message.requestID, code: .failed, message: e.located, hint: e.hint)
-            }.rawValue
+            return ServerSession.refusingEveryRequest(message: e.located, hint: e.hint, channel: channel, hello: hello, log: log).rawValue
         } catch {
             return 1
         }
-        var timing = ServerSession.Timing()
-        timing.peerTimeout = TimeInterval(config.peerTimeout)
-        timing.heartbeatInterval = min(ProtocolTiming.heartbeatInterval, timing.peerTimeout / 4)
-        let session = ServerSession(channel: channel ?? StdioChannel(writeStallTimeout: timing.peerTimeout), hello: hello, timing: timing, log: log)
+        let session = ServerSession.forHost(channel: channel, hello: hello, peerTimeout: config.peerTimeout, log: log)
         let source = FileManager.default.fileExists(atPath: configPath) ? configPath : "defaults (\(configPath) absent)"
         let store = BackupStore(config: config)
         store.removeStalePartials(log: log)

@@ -258,27 +258,7 @@ final class SignatureTests: XCTestCase {
     /// protocol/check_signatures.py recomputes the signed bytes and verifies every vector with Python's `cryptography`.
     /// Skipped (with a message) when python3 or the module is missing, except in CI (CI=true), where it fails.
     func testAnotherImplementationVerifiesTheVectors() throws {
-        let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repo.root.appendingPathComponent("protocol/check_signatures.py").path]
-        process.currentDirectoryURL = Repo.root
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = out
-        do {
-            try process.run()
-        } catch {
-            if inCI { return XCTFail("cannot run python3: \(error)") }
-            throw XCTSkip("python3 is not available: \(error)")
-        }
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let status = process.terminationStatus
-        if (status == 127 || status == 3) && !inCI {
-            throw XCTSkip("signature check skipped: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
-        }
-        XCTAssertEqual(status, 0, "protocol/check_signatures.py failed:\n\(output)")
+        guard let output = try PythonChecker.run("protocol/check_signatures.py") else { return }
         XCTAssertTrue(output.contains("6/6 documents"), output)
     }
 }

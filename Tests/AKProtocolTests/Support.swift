@@ -21,6 +21,36 @@ enum Repo {
     }
 }
 
+/// The second implementations in protocol/ (Python): runs one and returns its output when it passed.
+/// Skips with its message when python3 (exit 127) or the script's module (exit 3) is missing, except
+/// in CI (CI=true), where that fails.
+enum PythonChecker {
+    static func run(_ script: String, file: StaticString = #filePath, line: UInt = #line) throws -> String? {
+        let inCI = ProcessInfo.processInfo.environment["CI"] == "true"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repo.root.appendingPathComponent(script).path]
+        process.currentDirectoryURL = Repo.root
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = out
+        do {
+            try process.run()
+        } catch {
+            if inCI { XCTFail("cannot run python3: \(error)", file: file, line: line); return nil }
+            throw XCTSkip("python3 is not available: \(error)")
+        }
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let status = process.terminationStatus
+        if (status == 127 || status == 3) && !inCI {
+            throw XCTSkip("\(script) skipped: \(output.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        XCTAssertEqual(status, 0, "\(script) failed:\n\(output)", file: file, line: line)
+        return status == 0 ? output : nil
+    }
+}
+
 enum Hex {
     /// Bytes of a hex file; whitespace and `#` comments to the end of a line are ignored.
     static func decode(_ text: String) throws -> [UInt8] {

@@ -70,6 +70,38 @@ final class StolenKeyE2ETests: XCTestCase {
         XCTAssertEqual(Set(try FileManager.default.contentsOfDirectory(atPath: Lab.nasBackupDir)), before, "nothing new on the NAS")
     }
 
+    /// No request names a backup to delete: `prune` takes no names (one smuggled in is not read), pin and
+    /// unpin only write or remove a pin, and an upload cannot take an existing name. The backup and its
+    /// manifest stay byte for byte.
+    func testNoRequestCanDeleteOrReplaceANamedBackup() throws {
+        let real = try RestoreFixture.freshBackup()
+        let dir = Lab.nasBackupDir
+        let manifestName = String(real.dropLast(".sql.gz".count)) + ".json"
+        func digests() throws -> [String] {
+            try [real, manifestName].map { RestoreFixture.sha256Hex(Array(try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\($0)")))) }
+        }
+        let before = try digests()
+
+        do {
+            let nas = try session(.receiver)
+            defer { nas.close() }
+            let smuggled = #"{"dryRun":false,"id":1,"name":"\#(real)","names":["\#(real)"],"remove":["\#(real)"],"type":"prune"}"#
+            try nas.framed.channel.write(Frame.encode(Array(smuggled.utf8)))
+            _ = try? nas.receive(context: "test")
+        }
+        for name in [real, manifestName, "../authentik/\(real)", "\(real)/..", "*"] {
+            let nas = try session(.receiver)
+            defer { nas.close() }
+            _ = try? nas.call(PinRequest(id: nas.makeID(), name: name, pinned: false, reason: nil, requestedBy: nil))
+        }
+        do {
+            let nas = try session(.receiver)
+            defer { nas.close() }
+            XCTAssertThrowsError(try nas.call(UploadRequest(id: nas.makeID(), name: real), expecting: UploadReady.self), "an existing name is not reused")
+        }
+        XCTAssertEqual(try digests(), before, "the named backup is whole")
+    }
+
     func testOutOfRangeNumbersAreAClearProtocolErrorNotACrash() throws {
         for request in [Message(BackupRequest(id: 1, threads: 0)),
                         Message(UndoRequest(id: 1, healthTimeout: 1_000_000, requestedBy: RequestedBy(user: "x", host: "y"))),

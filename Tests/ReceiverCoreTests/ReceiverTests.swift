@@ -20,7 +20,7 @@ enum ReceiverHarness {
     static let dump = Array("--\n-- PostgreSQL database dump\n--\nCOPY public.t (a) FROM stdin;\n1\n2\n\\.\n\n--\n-- PostgreSQL database dump complete\n--\n\n".utf8)
 
     static func gzip(_ bytes: [UInt8]) throws -> [UInt8] {
-        let r = try Foundation.Data(bytes)
+        let r = Foundation.Data(bytes)
         let path = NSTemporaryDirectory() + "akbackup-gz-\(UUID().uuidString)"
         try r.write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path + ".gz") }
@@ -166,7 +166,7 @@ final class ReceiverTests: XCTestCase {
         let encoder = JSONEncoder()
         for i in 0..<1500 {
             let n = String(format: "authentik-db-2026-%02d-%02dT%02d%02d00Z.sql.gz", 1 + i % 12, 1 + i % 28, i / 60 % 24, i % 60)
-            FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1]))
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1])))
             var m = manifest
             m.name = n
             try encoder.encode(m).write(to: URL(fileURLWithPath: dir + "/" + BackupStore.manifestName(for: n)))
@@ -196,7 +196,7 @@ final class ReceiverTests: XCTestCase {
         var real: [String] = []
         for i in 0..<6 {
             let n = String(format: "authentik-db-2026-03-%02dT000000Z.sql.gz", i + 1)
-            FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1]))
+            XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/" + n, contents: Data([1])))
             real.append(n)
         }
         try FileManager.default.createDirectory(atPath: dir + "/authentik-db-2026-03-07T000000Z.sql.gz", withIntermediateDirectories: false)
@@ -235,10 +235,10 @@ final class ReceiverTests: XCTestCase {
     func testStalePartialsAreRemovedButLiveOnesKept() throws {
         let dir = try temporaryDirectory()
         let stale = dir + "/\(artifact).partial"
-        FileManager.default.createFile(atPath: stale, contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: stale, contents: Data([1])))
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: stale)
         let other = dir + "/notes.partial"
-        FileManager.default.createFile(atPath: other, contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: other, contents: Data([1])))
         try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: other)
         BackupStore(directory: dir).removeStalePartials(log: { _ in })
         XCTAssertEqual(files(dir), ["notes.partial"], "only akbackup's own partials are removed")
@@ -250,7 +250,7 @@ final class ReceiverTests: XCTestCase {
         let dir = try temporaryDirectory()
         let store = BackupStore(directory: dir)
         let killed = dir + "/authentik-db-2026-01-01T000000Z.sql.gz.partial"
-        FileManager.default.createFile(atPath: killed, contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: killed, contents: Data([1])))
         let live = dir + "/authentik-db-2026-01-02T000000Z.sql.gz.partial"
         let liveFD = try store.whileHoldingDirectoryLock {
             let fd = try FileIO.createExclusive(live, mode: 0o600)
@@ -259,7 +259,7 @@ final class ReceiverTests: XCTestCase {
         }
         defer { close(liveFD) }
         let manifestTemp = dir + "/authentik-db-2026-01-02T000000Z.json.partial"
-        FileManager.default.createFile(atPath: manifestTemp, contents: Data([1]))
+        XCTAssertTrue(FileManager.default.createFile(atPath: manifestTemp, contents: Data([1])))
         store.removeStalePartials(log: { _ in })
         XCTAssertEqual(files(dir), ["authentik-db-2026-01-02T000000Z.json.partial", "authentik-db-2026-01-02T000000Z.sql.gz.partial"])
     }
