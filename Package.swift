@@ -46,6 +46,8 @@ let package = Package(
         .target(name: "Compression", dependencies: ["CZlib", "CDeflate"]),
         .target(name: "DumpFormat", dependencies: ["AKBase"]),
         .target(name: "Retention"),
+        // Authentik's files as POSIX tar: pure headers, a no-follow tree walker, a summary to check an unpacked copy by.
+        .target(name: "Archive", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "AgentCore", dependencies: [
             "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
             .product(name: "Logging", package: "swift-log"),
@@ -80,6 +82,7 @@ let package = Package(
                                                      "Transport", "ProcessRunner", .product(name: "Crypto", package: "swift-crypto")],
                 path: "Tests/Support"),
         .testTarget(name: "HostSetupTests", dependencies: ["HostSetup", "AKBase"]),
+        .testTarget(name: "ArchiveTests", dependencies: ["Archive"]),
         .testTarget(name: "RetentionTests", dependencies: ["Retention", "AKProtocol"]),
         // deploy/bench/prune runs it: plans 10,000 backups' names and times it against sorting them (no timing in unit tests).
         .executableTarget(name: "PruneBench", dependencies: ["Retention", "AKProtocol"], path: "Tests/PruneBench"),
