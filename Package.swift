@@ -49,7 +49,7 @@ let package = Package(
         // Authentik's files as POSIX tar: pure headers, a no-follow tree walker, a summary to check an unpacked copy by.
         .target(name: "Archive", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "AgentCore", dependencies: [
-            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat",
+            "AKBase", "AKProtocol", "ProtocolSession", "HostConfig", "Transport", "ProcessRunner", "Compression", "DumpFormat", "Archive",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
@@ -87,7 +87,7 @@ let package = Package(
         // deploy/bench/prune runs it: plans 10,000 backups' names and times it against sorting them (no timing in unit tests).
         .executableTarget(name: "PruneBench", dependencies: ["Retention", "AKProtocol"], path: "Tests/PruneBench"),
         .testTarget(name: "DumpFormatTests", dependencies: ["DumpFormat"], exclude: ["Fixtures"]),
-        .testTarget(name: "AgentCoreTests", dependencies: ["AgentHarness", "AgentCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
+        .testTarget(name: "AgentCoreTests", dependencies: ["AgentHarness", "AgentCore", "Archive", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Compression", "DumpFormat", "ProcessRunner",
                                                            .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "ReceiverCoreTests", dependencies: ["ReceiverCore", "AKBase", "AKProtocol", "ProtocolSession", "Transport", "Retention",
                                                               .product(name: "Crypto", package: "swift-crypto")]),
