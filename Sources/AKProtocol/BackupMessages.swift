@@ -13,9 +13,13 @@ public struct BackupRequest: RequestBound {
     public var id: UInt64
     /// Compression threads; nil means the agent host's core count minus one.
     public var threads: Int?
-    public init(id: UInt64, threads: Int? = nil) {
+    /// Also send Authentik's files as a second stream (§15): the controller asks only when the
+    /// receiver can store a files member. Absent: the dump alone, as protocol 2 without §15.
+    public var files: Bool?
+    public init(id: UInt64, threads: Int? = nil, files: Bool? = nil) {
         self.id = id
         self.threads = threads
+        self.files = files
     }
     public func validate() throws {
         if let t = threads { try FieldChecks(Self.type).range(t, 1...16, "threads") }
@@ -163,11 +167,17 @@ public struct Manifest: SignedDocument, Equatable {
     public var schemaDigests: [String: String]?
     public var compression: String
     public var software: String
+    /// The set's second member, Authentik's files (§15); absent when the stack mounts none.
+    public var files: FilesMember?
+    /// HMAC-SHA256 of AUTHENTIK_SECRET_KEY under a fixed label (§15.4): tells a restore whether the
+    /// running secret key is the one of the backup, and nothing about the key.
+    public var secretKeyFingerprint: String?
     public var signature: Signature?
 
     public init(name: String, sha256: String, size: Int64, uncompressedSize: Int64, startedAt: String, finishedAt: String,
                 source: SourceFacts, rowCounts: [String: Int64], schemaDigests: [String: String]? = nil,
-                compression: String, software: String = AKVersion.software, signature: Signature? = nil) {
+                compression: String, software: String = AKVersion.software, files: FilesMember? = nil,
+                secretKeyFingerprint: String? = nil, signature: Signature? = nil) {
         self.name = name
         self.sha256 = sha256
         self.size = size
@@ -179,17 +189,106 @@ public struct Manifest: SignedDocument, Equatable {
         self.schemaDigests = schemaDigests
         self.compression = compression
         self.software = software
+        self.files = files
+        self.secretKeyFingerprint = secretKeyFingerprint
         self.signature = signature
     }
 
     /// Range checks, as part of the message `type` that carries it.
     public func validate(_ type: String) throws {
         let c = FieldChecks(type)
+        if let files {
+            guard files.name == ArtifactName.filesName(for: name) else {
+                throw c.fail("manifest.files.name", "must be the files member of \(name.prefix(64))")
+            }
+            try files.validate(type)
+        }
+        if let f = secretKeyFingerprint { try c.sha256(f, "manifest.secretKeyFingerprint") }
         try c.size(size, "manifest.size")
         try c.size(uncompressedSize, "manifest.uncompressedSize")
         try c.sha256(sha256, "manifest.sha256")
         for (table, n) in rowCounts { try c.count(n, "manifest.rowCounts.\(table.prefix(64))") }
         for (kind, digest) in schemaDigests ?? [:] { try c.sha256(digest, "manifest.schemaDigests.\(kind.prefix(64))") }
+    }
+}
+
+/// The files member of a backup set (§15): `authentik-files-STAMP.tar.gz`, same stamp as the dump.
+public struct FilesMember: Codable, Equatable, Sendable {
+    public var name: String
+    public var sha256: String
+    public var size: Int64
+    /// Uncompressed tar bytes.
+    public var tarSize: Int64
+    public var mounts: [FilesMount]
+    public init(name: String, sha256: String, size: Int64, tarSize: Int64, mounts: [FilesMount]) {
+        self.name = name
+        self.sha256 = sha256
+        self.size = size
+        self.tarSize = tarSize
+        self.mounts = mounts
+    }
+
+    public func validate(_ type: String) throws {
+        let c = FieldChecks(type)
+        try c.size(size, "manifest.files.size")
+        try c.size(tarSize, "manifest.files.tarSize")
+        try c.sha256(sha256, "manifest.files.sha256")
+        try c.range(mounts.count, 0...FilesMount.maxMounts, "manifest.files.mounts")
+        var seen = Set<String>()
+        for m in mounts {
+            try m.validate(type)
+            guard seen.insert(m.containerPath).inserted else { throw c.fail("manifest.files.mounts", "\(m.containerPath) is listed twice") }
+        }
+        // No mount may hold another: each is unpacked and swapped in as one directory.
+        for a in mounts { for b in mounts where a.containerPath != b.containerPath && b.containerPath.hasPrefix(a.containerPath + "/") {
+            throw c.fail("manifest.files.mounts", "\(b.containerPath) lies inside \(a.containerPath)")
+        } }
+    }
+}
+
+/// One directory of Authentik's files as it was archived: where the app sees it, and what it held.
+/// `digest` is SHA-256 over one line per entry (kind, mode, size, content SHA-256 or link target,
+/// path; no owners or times, §15.2), so an unpacked copy can be checked without the archive.
+public struct FilesMount: Codable, Equatable, Sendable {
+    public static let maxMounts = 16
+    public var containerPath: String
+    public var files: Int64
+    public var directories: Int64
+    public var symlinks: Int64
+    public var bytes: Int64
+    public var digest: String
+    public init(containerPath: String, files: Int64, directories: Int64, symlinks: Int64, bytes: Int64, digest: String) {
+        self.containerPath = containerPath
+        self.files = files
+        self.directories = directories
+        self.symlinks = symlinks
+        self.bytes = bytes
+        self.digest = digest
+    }
+
+    /// Container paths akbackup takes (§15.1): Authentik's file storage, templates, certificates, blueprints.
+    public static func isAuthentikFiles(_ path: String) -> Bool {
+        guard isPlainAbsolute(path) else { return false }
+        return ["/media", "/data", "/templates", "/certs", "/blueprints"].contains(path) || path.hasPrefix("/blueprints/")
+    }
+
+    /// `/a/b`: absolute, no empty, `.` or `..` component, no trailing slash, printable, at most 255 bytes.
+    public static func isPlainAbsolute(_ path: String) -> Bool {
+        guard path.hasPrefix("/"), path.utf8.count <= 255, path.count > 1, !path.hasSuffix("/") else { return false }
+        for part in path.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
+            if part.isEmpty || part == "." || part == ".." { return false }
+        }
+        return path.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7f }
+    }
+
+    public func validate(_ type: String) throws {
+        let c = FieldChecks(type)
+        guard FilesMount.isAuthentikFiles(containerPath) else {
+            throw c.fail("manifest.files.mounts.containerPath", "\(containerPath.prefix(64).debugDescription) is not one of Authentik's file directories")
+        }
+        for (v, f) in [(files, "files"), (directories, "directories"), (symlinks, "symlinks")] { try c.count(v, "manifest.files.mounts.\(f)") }
+        try c.size(bytes, "manifest.files.mounts.bytes")
+        try c.sha256(digest, "manifest.files.mounts.digest")
     }
 }
 
@@ -285,8 +384,15 @@ public struct VerifyResult: RequestBound {
     public var manifest: Manifest?
     /// The receiver's verdict on the manifest's signature.
     public var signature: SignatureStatus
+    /// What the NAS read of the set's files member (§15), when the manifest names one.
+    public var filesSize: Int64?
+    public var filesSHA256: String?
+    /// Why the files member is missing or corrupt (then `ok` is false and `reason` says the same,
+    /// unless the dump itself failed): the database alone may still be restored.
+    public var filesProblem: String?
     public init(id: UInt64, name: String, ok: Bool, reason: String?, sha256: String, size: Int64, uncompressedSize: Int64,
-                hasManifest: Bool, rowCounts: [String: Int64], manifest: Manifest? = nil, signature: SignatureStatus) {
+                hasManifest: Bool, rowCounts: [String: Int64], manifest: Manifest? = nil, signature: SignatureStatus,
+                filesSize: Int64? = nil, filesSHA256: String? = nil, filesProblem: String? = nil) {
         self.id = id
         self.name = name
         self.ok = ok
@@ -298,10 +404,17 @@ public struct VerifyResult: RequestBound {
         self.rowCounts = rowCounts
         self.manifest = manifest
         self.signature = signature
+        self.filesSize = filesSize
+        self.filesSHA256 = filesSHA256
+        self.filesProblem = filesProblem
     }
+    /// Only the files member failed: the dump is whole.
+    public var onlyFilesFailed: Bool { !ok && filesProblem != nil && reason == filesProblem }
     public func validate() throws {
         let c = FieldChecks(Self.type)
         try c.size(size, "size")
+        if let f = filesSize { try c.size(f, "filesSize") }
+        if let f = filesSHA256 { try c.sha256(f, "filesSHA256") }
         try c.size(uncompressedSize, "uncompressedSize")
         try c.sha256(sha256, "sha256")
         for (table, n) in rowCounts { try c.count(n, "rowCounts.\(table.prefix(64))") }
@@ -328,6 +441,25 @@ public enum ArtifactName {
             }
         }
         return true
+    }
+
+    public static let filesPrefix = "authentik-files-"
+    public static let filesSuffix = ".tar.gz"
+
+    /// The files member of the set whose dump is `dumpName` (§15): same stamp.
+    public static func filesName(for dumpName: String) -> String {
+        filesPrefix + String(dumpName.dropFirst(prefix.count).dropLast(suffix.count)) + filesSuffix
+    }
+
+    /// `authentik-files-STAMP.tar.gz` with a valid stamp.
+    public static func isValidFilesName(_ name: String) -> Bool {
+        guard name.hasPrefix(filesPrefix), name.hasSuffix(filesSuffix) else { return false }
+        return isValid(prefix + String(name.dropFirst(filesPrefix.count).dropLast(filesSuffix.count)) + suffix)
+    }
+
+    /// The dump of the set a files member belongs to.
+    public static func dumpName(forFiles name: String) -> String {
+        prefix + String(name.dropFirst(filesPrefix.count).dropLast(filesSuffix.count)) + suffix
     }
 
     /// The name for a dump started at `date` (UTC), as the runbook's `date -u +%Y-%m-%dT%H%M%SZ`.

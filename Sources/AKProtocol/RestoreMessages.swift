@@ -14,9 +14,12 @@ public struct FetchRequest: RequestBound {
     public static let type = "fetch"
     public var id: UInt64
     public var name: String
-    public init(id: UInt64, name: String) {
+    /// Also send the set's files member after the dump, as a second stream "files" (§15).
+    public var files: Bool?
+    public init(id: UInt64, name: String, files: Bool? = nil) {
         self.id = id
         self.name = name
+        self.files = files
     }
 }
 
@@ -27,14 +30,18 @@ public struct FetchStarted: RequestBound {
     public var name: String
     public var size: Int64
     public var manifest: Manifest?
-    public init(id: UInt64, name: String, size: Int64, manifest: Manifest?) {
+    /// The files member's size when it follows the dump (asked for, and the set has one).
+    public var filesSize: Int64?
+    public init(id: UInt64, name: String, size: Int64, manifest: Manifest?, filesSize: Int64? = nil) {
         self.id = id
         self.name = name
         self.size = size
         self.manifest = manifest
+        self.filesSize = filesSize
     }
     public func validate() throws {
         try FieldChecks(Self.type).size(size, "size")
+        if let f = filesSize { try FieldChecks(Self.type).size(f, "filesSize") }
         try manifest?.validate(Self.type)
     }
 }
@@ -45,16 +52,34 @@ public struct FetchResult: RequestBound {
     public var id: UInt64
     public var size: Int64
     public var sha256: String
-    public init(id: UInt64, size: Int64, sha256: String) {
+    /// What was read of the files member, when it was sent.
+    public var filesSize: Int64?
+    public var filesSHA256: String?
+    public init(id: UInt64, size: Int64, sha256: String, filesSize: Int64? = nil, filesSHA256: String? = nil) {
         self.id = id
         self.size = size
         self.sha256 = sha256
+        self.filesSize = filesSize
+        self.filesSHA256 = filesSHA256
     }
     public func validate() throws {
         let c = FieldChecks(Self.type)
         try c.size(size, "size")
         try c.sha256(sha256, "sha256")
+        if let f = filesSize { try c.size(f, "filesSize") }
+        if let f = filesSHA256 { try c.sha256(f, "filesSHA256") }
     }
+}
+
+/// What a restore puts back (§15.3). Absent in a request: the database only, as before §15.
+public enum RestoreScope: String, Codable, Sendable, CaseIterable {
+    /// The database and, when the set has them, Authentik's files, in one downtime window.
+    case all
+    case database
+    case files
+
+    public var database: Bool { self != .files }
+    public var files: Bool { self != .database }
 }
 
 public enum RestoreMode: String, Codable, Sendable {
@@ -85,9 +110,12 @@ public struct RestoreRequest: RequestBound {
     /// Seconds to wait for /-/health/ready/ after the services start (1 … 3600; the agent may cap it).
     public var healthTimeout: Int
     public var requestedBy: RequestedBy
+    /// What to put back; absent: the database only. With files, the files member follows the dump
+    /// as a second stream "files" whose size and hash are the signed manifest's.
+    public var scope: RestoreScope?
 
     public init(id: UInt64, mode: RestoreMode, artifact: String, size: Int64, sha256: String, manifest: Manifest?,
-                trustUnsigned: Bool, force: Bool, healthTimeout: Int, requestedBy: RequestedBy) {
+                trustUnsigned: Bool, force: Bool, healthTimeout: Int, requestedBy: RequestedBy, scope: RestoreScope? = nil) {
         self.id = id
         self.mode = mode
         self.artifact = artifact
@@ -98,6 +126,7 @@ public struct RestoreRequest: RequestBound {
         self.force = force
         self.healthTimeout = healthTimeout
         self.requestedBy = requestedBy
+        self.scope = scope
     }
 
     public func validate() throws {

@@ -43,6 +43,12 @@ public struct AgentConfig: Equatable, Sendable {
     /// --trust-unsigned). Off by default: whoever holds the operator's key could otherwise put any
     /// content into Authentik. Restore tests of such dumps are always allowed.
     public var allowUnsignedRestores = false
+    /// Back up and restore Authentik's files (the server's and worker's bind mounts, §15).
+    public var files = true
+    /// Container or host paths of mounts left out of the files member.
+    public var filesExclude: [String] = []
+    /// The key whose keyed fingerprint the manifest records (never the key itself).
+    public var secretKeyVariable = "AUTHENTIK_SECRET_KEY"
     /// The undo policy (PROTOCOL.md §13.1), applied after every successful restore, restore test and
     /// undo, and on request (`akbackup prune`). Every restore leaves a full copy of the database in the
     /// live cluster; without a policy they add up to several times its size within days.
@@ -67,7 +73,7 @@ public struct AgentConfig: Equatable, Sendable {
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
         "database", "db_user", "db_os_user", "docker", "compose_command", "health_url", "max_health_timeout",
-        "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores",
+        "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores", "files", "files_exclude", "secret_key_variable",
         "undo_keep_newest", "undo_max_age_days", "failed_max_age_days", "undo_warn_percent",
     ]
 
@@ -107,6 +113,9 @@ public struct AgentConfig: Equatable, Sendable {
             c.trustedKeys = v
         }
         if let v = try file.boolean("allow_unsigned_restores") { c.allowUnsignedRestores = v }
+        if let v = try file.boolean("files") { c.files = v }
+        if let v = try file.strings("files_exclude") { c.filesExclude = v }
+        if let v = try file.string("secret_key_variable") { c.secretKeyVariable = v }
         if let v = try file.integer("peer_timeout") {
             guard (5...3600).contains(v) else {
                 throw ConfigError(file: path, line: file.lines["peer_timeout"], message: "peer_timeout must be 5…3600 seconds",
@@ -180,6 +189,11 @@ public struct AgentConfig: Equatable, Sendable {
         #trusted_keys = []               # more agent keys to accept, e.g. this host's key before a rebuild
         #peer_timeout = \(d.peerTimeout)              # seconds of silence from the controller before it counts as gone
         #allow_unsigned_restores = false  # true: --trust-unsigned may restore a hand-made dump into live
+        # Authentik's files: the bind mounts of server_container and worker_container at /media, /data,
+        # /templates, /certs and under /blueprints go into each backup as authentik-files-STAMP.tar.gz.
+        #files = true
+        #files_exclude = []              # container or host paths to leave out, e.g. ["/certs"]
+        #secret_key_variable = "AUTHENTIK_SECRET_KEY"   # only a keyed fingerprint of it is recorded
         # Undo policy for akbackup's databases in the live cluster (each a full copy of the database),
         # applied after every successful restore, restore test and undo, and by `akbackup prune`.
         # Ages come from the UTC stamp in each name; a name whose stamp does not parse is never dropped.

@@ -1,5 +1,6 @@
 import AKBase
 import AKProtocol
+import Crypto
 import Foundation
 
 /// Everything an agent job needs from its host, behind seams: the database server, the app services,
@@ -11,6 +12,8 @@ public struct AgentContext: Sendable {
     /// The database server; reading the password can fail, so it is made when a job needs it.
     public var database: @Sendable () throws -> DatabaseServer
     public var app: AppServices
+    /// Authentik's files (§15): the mounts, and what the agent needs Docker for.
+    public var files: AppFiles
     public var signingKey: @Sendable () throws -> SigningKey?
     public var log: @Sendable (String) -> Void
     /// Makes this process ignore hang-up and termination (the swap window, a replace).
@@ -20,11 +23,12 @@ public struct AgentContext: Sendable {
     public init(config: AgentConfig, hostName: String, database: @escaping @Sendable () throws -> DatabaseServer, app: AppServices,
                 signingKey: @escaping @Sendable () throws -> SigningKey?, log: @escaping @Sendable (String) -> Void,
                 shield: @escaping @Sendable () -> Void = { Signals.shieldFromTermination() },
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+                clock: @escaping @Sendable () -> Date = { Date() }, files: AppFiles = NoAppFiles()) {
         self.config = config
         self.hostName = hostName
         self.database = database
         self.app = app
+        self.files = files
         self.signingKey = signingKey
         self.log = log
         self.shield = shield
@@ -37,7 +41,7 @@ public struct AgentContext: Sendable {
                      database: { DockerPostgres(config: config, password: try EnvFile.databasePassword(config: config)) },
                      app: ComposeApp(config: config),
                      signingKey: { try SigningKey.load(stateDir: config.stateDir) },
-                     log: log)
+                     log: log, files: DockerFiles(config: config))
     }
 
     /// The signing key, or the error that says how to make one.
@@ -64,6 +68,21 @@ public struct AgentContext: Sendable {
 
 /// The stack's `.env`, read on this host only.
 public enum EnvFile {
+    /// Label of the keyed fingerprint (§15.4): HMAC-SHA256 keyed by the secret key over this text.
+    public static let fingerprintLabel = "akbackup secret-key fingerprint 1"
+
+    /// HMAC-SHA256(key: AUTHENTIK_SECRET_KEY, "akbackup secret-key fingerprint 1"), hex: equal keys
+    /// give equal fingerprints, and the fingerprint tells nothing about the key. Nil when unreadable.
+    public static func secretKeyFingerprint(config: AgentConfig) -> String? {
+        guard let data = FileManager.default.contents(atPath: config.envPath),
+              let secret = DotEnv.parse(String(decoding: data, as: UTF8.self))[config.secretKeyVariable], !secret.isEmpty else { return nil }
+        return fingerprint(secret)
+    }
+
+    public static func fingerprint(_ secret: String) -> String {
+        Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(fingerprintLabel.utf8), using: SymmetricKey(data: Array(secret.utf8))))
+    }
+
     /// The database password, phrased for the operator when it cannot be read.
     public static func databasePassword(config: AgentConfig) throws -> String {
         let path = config.envPath

@@ -1,5 +1,6 @@
 import AKBase
 import AKProtocol
+import Archive
 import Compression
 import Crypto
 import DumpFormat
@@ -31,9 +32,12 @@ struct BackupJob {
         session.onPeerGone { dump.stop() }
         let facts: SourceFacts
         let digests: [String: String]
+        let mounts: [FileMount]
         do {
             facts = try sourceFacts(snapshot: snapshot, db: db)
             digests = try SchemaDigest.compute(run: snapshot.query)
+            // Found before anything is sent: a stack whose mounts cannot be told fails here, cleanly.
+            mounts = request.files == true ? try context.files.mounts() : []
         } catch {
             dump.stop()
             _ = dump.wait()
@@ -77,10 +81,28 @@ struct BackupJob {
             throw ErrorMessage(id: id, code: .failed, message: "pg_dump failed on \(context.hostName): \(failure)",
                                hint: "nothing was published; check the database with `akbackup doctor` and retry")
         }
+        // Authentik's files (§15), the set's second member, while the app keeps running (like the dump).
+        var files: FilesMember?
+        if !mounts.isEmpty {
+            try session.send(DataHeader(id: id, stream: "files"))
+            do {
+                let appFiles = context.files
+                let written = try FilesArchive.stream(mounts, threads: threads,
+                                                      readThrough: { mount, relative, sink in try appFiles.readThrough(mount, relative: relative, sink: sink) },
+                                                      to: { try session.framed.sendChunk($0) })
+                try session.framed.endData()
+                files = written.member(for: name)
+            } catch let e as TarError {
+                // The stream is cut short: the receiver keeps nothing of a set with a partial member.
+                throw ErrorMessage(id: id, code: .failed, message: "cannot back up Authentik's files on \(context.hostName): \(e)",
+                                   hint: "nothing was published; make them readable for \(NSUserName()) (or through the container), or leave their directory out with files_exclude in \(AgentConfig.defaultPath)")
+            }
+        }
         var manifest = Manifest(name: name, sha256: Hex.encode(hasher.finalize()), size: size, uncompressedSize: inspector.bytes,
                                 startedAt: Timestamp.string(startedAt), finishedAt: Timestamp.string(context.clock()),
                                 source: facts, rowCounts: inspector.rowCounts, schemaDigests: digests,
-                                compression: "gzip -6, \(threads) thread(s), independent members")
+                                compression: "gzip -6, \(threads) thread(s), independent members", files: files,
+                                secretKeyFingerprint: EnvFile.secretKeyFingerprint(config: context.config))
         try manifest.sign(with: key.privateKey)
         try session.send(BackupResult(id: id, manifest: manifest, compressionThreads: threads))
     }

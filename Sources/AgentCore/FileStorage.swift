@@ -1,3 +1,5 @@
+import AKBase
+import ProcessRunner
 import Foundation
 
 /// Which of Authentik's directories a backup takes: the bind mounts of its server and worker
@@ -89,6 +91,114 @@ public enum FileStorageError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .conflict(let path, let hosts):
             return "Authentik's containers mount different directories at \(path): \(hosts.joined(separator: " and "))"
+        }
+    }
+}
+
+/// Authentik's files on this host, the third seam of the agent's jobs: which mounts there are, and
+/// the two things the agent's non-root login cannot do by itself — read a file only the container
+/// user may read, give restored entries their owners back (and remove them again) — done through
+/// Docker, argv only. Tests use `NoAppFiles` or a fake over temporary directories.
+public protocol AppFiles: Sendable {
+    /// The mounts to back up; empty when the stack has none (or `files = false`).
+    func mounts() throws -> [FileMount]
+    /// Streams `relative` under `mount` through a container that mounts it.
+    func readThrough(_ mount: FileMount, relative: String, sink: ([UInt8]) throws -> Void) throws
+    /// Sets the owners of entries under `root` (a directory this agent made): paths relative to it, by "uid:gid".
+    func setOwners(root: String, owners: [String: [String]]) throws
+    /// Removes `path` (a tree this agent made or moved aside), whoever its entries belong to now.
+    func removeTree(_ path: String) throws
+}
+
+/// A stack without file mounts (and the unit tests' default).
+public struct NoAppFiles: AppFiles {
+    public init() {}
+    public func mounts() throws -> [FileMount] { [] }
+    public func readThrough(_ mount: FileMount, relative: String, sink: ([UInt8]) throws -> Void) throws {
+        throw Failure("cannot read \(mount.hostPath)/\(relative)", hint: "give the agent's login read access")
+    }
+    public func setOwners(root: String, owners: [String: [String]]) throws {}
+    public func removeTree(_ path: String) throws { try FileManager.default.removeItem(atPath: path) }
+}
+
+/// The real host: `docker inspect` for the mounts; `docker exec` into the running container for a
+/// file the agent cannot read; a throwaway container of the server's own image (no network, only the
+/// directory in question mounted) for owners and removal.
+public struct DockerFiles: AppFiles {
+    public let config: AgentConfig
+    public init(config: AgentConfig) { self.config = config }
+
+    public func mounts() throws -> [FileMount] {
+        guard config.files else { return [] }
+        let r = try ChildProcess.run([config.docker, "inspect", "--type", "container", config.serverContainer, config.workerContainer], timeout: 30)
+        guard r.status == 0 else {
+            throw Failure("cannot inspect \(config.serverContainer) and \(config.workerContainer): \(r.stderrLastLine)",
+                          hint: "check the stack (docker compose ps), server_container / worker_container in \(AgentConfig.defaultPath), or set files = false there")
+        }
+        do {
+            return try FileStorage.mounts(inspectJSON: Data(r.stdout), exclude: config.filesExclude)
+        } catch let e as FileStorageError {
+            throw Failure("\(e)", hint: "leave one of them out with files_exclude in \(AgentConfig.defaultPath)")
+        }
+    }
+
+    public func readThrough(_ mount: FileMount, relative: String, sink: ([UInt8]) throws -> Void) throws {
+        // The path comes from this host's own directory listing, never from the wire.
+        let container = mount.containers.first ?? config.serverContainer
+        let child = try ChildProcess.spawn([config.docker, "exec", "--user", "0", container, "cat", "--", mount.containerPath + "/" + relative])
+        do {
+            try child.readAll { try sink($0) }
+        } catch {
+            _ = child.terminate()
+            throw error
+        }
+        let end = child.wait(timeout: 60) ?? child.terminate(timedOut: true)
+        if let failure = end.failure {
+            throw Failure("cannot read \(mount.hostPath)/\(relative) (not as \(NSUserName()), not through \(container)): \(failure)",
+                          hint: "make it readable for \(NSUserName()), or leave its directory out with files_exclude in \(AgentConfig.defaultPath)")
+        }
+    }
+
+    /// The server's image, by ID (a retagged image is still the one running).
+    func image() throws -> String {
+        let r = try ChildProcess.run([config.docker, "inspect", "--type", "container", "--format", "{{.Image}}", config.serverContainer], timeout: 30)
+        let id = r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard r.status == 0, !id.isEmpty else {
+            throw Failure("cannot find the image of \(config.serverContainer): \(r.stderrLastLine)", hint: "check the stack (docker compose ps)")
+        }
+        return id
+    }
+
+    /// `docker run` of the server's image as root, with no network and only `dir` mounted at /akbackup.
+    func helper(_ dir: String, image: String, entrypoint: String, _ args: [String]) -> [String] {
+        [config.docker, "run", "--rm", "-i", "--pull", "never", "--network", "none", "--user", "0:0", "--entrypoint", entrypoint,
+         "-v", dir + ":/akbackup", image] + args
+    }
+
+    public func setOwners(root: String, owners: [String: [String]]) throws {
+        guard !owners.isEmpty else { return }
+        let image = try image()
+        for (owner, paths) in owners.sorted(by: { $0.key < $1.key }) {
+            // Owner strings come from this agent's own unpacker ("uid:gid", digits); paths go on stdin.
+            guard owner.allSatisfy({ $0.isNumber || $0 == ":" }) else { continue }
+            var input: [UInt8] = []
+            for p in paths { input += Array("/akbackup/\(p)".utf8) + [0] }
+            let r = try ChildProcess.run(helper(root, image: image, entrypoint: "xargs", ["-0", "-r", "chown", "-h", owner, "--"]),
+                                         stdin: input, timeout: 600)
+            guard r.status == 0, !r.timedOut else {
+                throw Failure("cannot give \(paths.count) restored entries their owner \(owner): \(r.timedOut ? "timed out" : r.stderrLastLine)",
+                              hint: "the agent sets owners through a container of \(config.serverContainer)'s image; check that docker run works for \(NSUserName())")
+            }
+        }
+    }
+
+    public func removeTree(_ path: String) throws {
+        if (try? FileManager.default.removeItem(atPath: path)) != nil { return }
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let parent = (path as NSString).deletingLastPathComponent, name = (path as NSString).lastPathComponent
+        let r = try ChildProcess.run(helper(parent, image: try image(), entrypoint: "rm", ["-rf", "--", "/akbackup/" + name]), timeout: 600)
+        guard r.status == 0, !r.timedOut else {
+            throw Failure("cannot remove \(path): \(r.timedOut ? "timed out" : r.stderrLastLine)", hint: "remove it by hand: sudo rm -rf \(path)")
         }
     }
 }

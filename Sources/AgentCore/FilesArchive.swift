@@ -1,39 +1,103 @@
 import AKBase
+import AKProtocol
 import Archive
 import Compression
 import Crypto
+import Foundation
 
-/// One mount in a backup set's files member, as the signed manifest records it.
-public struct MountRecord: Codable, Equatable, Sendable {
-    public var containerPath: String
-    public var summary: TreeSummary
-}
-
-/// The files member of a backup set (`authentik-files-STAMP.tar.gz`) as it streams: every mount's tree
-/// as POSIX tar under its container path without the leading slash (`media/…`, `blueprints/custom/…`),
-/// in container-path order, compressed like the dump (independent gzip members) and hashed as sent.
+/// The files member of a backup set (`authentik-files-STAMP.tar.gz`, §15): every mount's tree as
+/// POSIX tar under its container path without the leading slash (`media/…`, `blueprints/custom/…`),
+/// in container-path order, compressed like the dump (independent gzip members) and hashed as sent;
+/// and the way back: unpacked into an empty directory and checked against the signed summaries.
 public enum FilesArchive {
     public struct Written: Equatable, Sendable {
         public var sha256: String
         public var size: Int64
-        public var mounts: [MountRecord]
+        public var tarSize: Int64
+        public var mounts: [FilesMount]
+
+        public func member(for dumpName: String) -> FilesMember {
+            FilesMember(name: ArtifactName.filesName(for: dumpName), sha256: sha256, size: size, tarSize: tarSize, mounts: mounts)
+        }
     }
 
-    public static func stream(_ mounts: [FileMount], threads: Int, to sink: @escaping ([UInt8]) throws -> Void) throws -> Written {
+    /// `readThrough` reads a file the agent may not open, through a container that mounts it.
+    public static func stream(_ mounts: [FileMount], threads: Int,
+                              readThrough: ((FileMount, String, ([UInt8]) throws -> Void) throws -> Void)? = nil,
+                              to sink: @escaping ([UInt8]) throws -> Void) throws -> Written {
         var hasher = SHA256()
         var size: Int64 = 0
+        var tarSize: Int64 = 0
         let gzip = ParallelGzip(threads: threads) { member in
             hasher.update(data: member)
             size += Int64(member.count)
             try sink(member)
         }
-        var records: [MountRecord] = []
-        for mount in mounts.sorted(by: { $0.containerPath < $1.containerPath }) {
-            var writer = TarWriter(root: mount.hostPath, prefix: String(mount.containerPath.drop { $0 == "/" })) { try gzip.write($0) }
-            records.append(MountRecord(containerPath: mount.containerPath, summary: try writer.archive()))
+        let tar: ([UInt8]) throws -> Void = { bytes in
+            tarSize += Int64(bytes.count)
+            try gzip.write(bytes)
         }
-        try gzip.write(TarHeader.end)
+        var records: [FilesMount] = []
+        for mount in mounts.sorted(by: { $0.containerPath < $1.containerPath }) {
+            let through = readThrough.map { read in { (relative: String, sink: ([UInt8]) throws -> Void) throws in try read(mount, relative, sink) } }
+            var writer = TarWriter(root: mount.hostPath, prefix: relativeRoot(mount.containerPath), readThrough: through, write: tar)
+            let s = try writer.archive()
+            records.append(FilesMount(containerPath: mount.containerPath, files: Int64(s.files), directories: Int64(s.directories),
+                                      symlinks: Int64(s.symlinks), bytes: s.bytes, digest: s.digest))
+        }
+        try tar(TarHeader.end)
         try gzip.finish()
-        return Written(sha256: Hex.encode(hasher.finalize()), size: size, mounts: records)
+        return Written(sha256: Hex.encode(hasher.finalize()), size: size, tarSize: tarSize, mounts: records)
+    }
+
+    /// `/blueprints/custom` → `blueprints/custom`: where a mount's tree sits in the archive.
+    public static func relativeRoot(_ containerPath: String) -> String { String(containerPath.drop { $0 == "/" }) }
+
+    /// Unpacks a files member (its gzip bytes, handed to the body of `read`) into the empty
+    /// directory `root`. Returns the entries whose owners the agent could not set itself ("uid:gid"
+    /// → paths relative to `root`).
+    public static func unpack(read: (([UInt8]) throws -> Void) throws -> Void, into root: String) throws -> [String: [String]] {
+        let unpacker = try TarUnpacker(root: root)
+        let inflater = GzipInflater()
+        try read { bytes in try inflater.push(bytes) { try unpacker.push($0) } }
+        try inflater.finish()
+        try unpacker.finish()
+        return unpacker.foreignOwners
+    }
+
+    public static func unpack(file: String, into root: String) throws -> [String: [String]] {
+        let fd = try FileIO.openForReading(file)
+        defer { close(fd) }
+        return try unpack(read: { body in
+            var buffer = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: file) }
+                if n == 0 { break }
+                try body(Array(buffer[0..<n]))
+            }
+        }, into: root)
+    }
+
+    /// What differs between an unpacked tree and the manifest's summaries (empty: all match). Only
+    /// the mounts listed are expected; anything else in `root` is a difference too.
+    public static func check(unpackedAt root: String, against mounts: [FilesMount]) -> [String] {
+        var problems: [String] = []
+        let expectedTops = Set(mounts.map { String(relativeRoot($0.containerPath).split(separator: "/").first ?? "") })
+        let tops = Set((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+        for extra in tops.subtracting(expectedTops).sorted() { problems.append("\(extra) is in the archive but in no mount") }
+        for mount in mounts {
+            var writer = TarWriter(root: root + "/" + relativeRoot(mount.containerPath), prefix: "") { _ in }
+            do {
+                let s = try writer.archive()
+                let got = FilesMount(containerPath: mount.containerPath, files: Int64(s.files), directories: Int64(s.directories),
+                                     symlinks: Int64(s.symlinks), bytes: s.bytes, digest: s.digest)
+                if got != mount {
+                    problems.append("\(mount.containerPath): \(got.files) files, \(got.bytes) bytes, digest \(got.digest.prefix(12))…; the manifest says \(mount.files) files, \(mount.bytes) bytes, digest \(mount.digest.prefix(12))…")
+                }
+            } catch {
+                problems.append("\(mount.containerPath): \(error)")
+            }
+        }
+        return problems
     }
 }

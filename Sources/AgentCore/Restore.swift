@@ -54,6 +54,23 @@ struct RestoreJob {
                 warnings.append("the backup is from Authentik \(backupVersion); the running \(running) will migrate it forward when it starts")
             }
         }
+        // Authentik's files (§15): only from a set a trusted key signed, and only where they have a place here.
+        let scope = request.scope ?? .database
+        let member = scope.files ? provenance.manifest?.files : nil
+        if scope.files, provenance.manifest != nil, member == nil, request.scope == .files {
+            throw ErrorMessage(id: id, code: .failed, message: "\(request.artifact) holds no files of Authentik", hint: "restore its database (without --files-only)")
+        }
+        if let member, request.mode == .replace {
+            warnings.append("--replace restores the database only: Authentik's files (\(member.mounts.map(\.containerPath).joined(separator: ", "))) are left as they are")
+        }
+        if let fingerprint = provenance.manifest?.secretKeyFingerprint, request.mode != .test,
+           let running = EnvFile.secretKeyFingerprint(config: context.config), running != fingerprint {
+            warnings.append("\(context.config.secretKeyVariable) in \(context.config.envPath) is not the one the backup was made with: all sessions will be signed out, and secrets Authentik encrypted with the old key will not decrypt; put the old key back in the .env first if you have it (Infisical)")
+        }
+        let filesRestore = try member.flatMap { m -> FilesRestore? in
+            guard request.mode == .swap else { return nil }
+            return try FilesRestore.plan(member: m, hostMounts: try context.files.mounts(), stamp: context.stamp(), files: context.files)
+        }
         try steps.run("drop leftover staging databases") { try dropLeftovers(db) }
         if request.mode != .replace, let warning = try roomForCopy(db: db, manifest: provenance.manifest) { warnings.append(warning) }
         let restrict = Replayer.supportsRestrict(psqlVersion: db.toolVersion("psql"))
@@ -64,13 +81,35 @@ struct RestoreJob {
         let target = request.mode == .replace ? live : (request.mode == .swap ? AgentDatabases.staging(stamp) : AgentDatabases.scratch(stamp))
         // Room for the spool is checked before the controller is told to send.
         let spool = try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size)
+        let filesSpool = try member.map { try Spool.create(stateDir: context.config.stateDir, expectedSize: provenance.size + $0.size) }
         try session.send(RestoreReady(id: id, targetDatabase: target, runningAuthentikVersion: running, warnings: warnings))
 
         // The bytes, into the private spool, checked before anything changes.
         try steps.run("receive and check \(request.artifact)") { try receive(into: spool, id: id, expected: provenance, session: session) }
+        if let member, let filesSpool {
+            try steps.run("receive and check \(member.name)") {
+                try receive(into: filesSpool, id: id, expected: Provenance(manifest: nil, size: member.size, sha256: member.sha256), session: session, stream: "files")
+            }
+        }
         try steps.run("check every statement of \(request.artifact)") { try Replayer.check(spool) }
         if request.mode != .replace, session.peerGone {
             throw TransportError(.io, host: "controller", "the controller went away before the restore could start", hint: "nothing was changed")
+        }
+        // Authentik's files, unpacked and checked while the app runs: a restore test into scratch,
+        // a restore beside the live directories (swapped in the window below).
+        var filesFailure: String?
+        if let member, let filesSpool, request.mode == .test {
+            filesFailure = steps.replay("unpack and check \(member.name) in scratch") {
+                testFiles(member, spool: filesSpool, stamp: stamp)
+            }
+        }
+        var filesPrepared: FilesRestore?
+        defer { if let f = filesPrepared { f.discard() } }
+        if let filesRestore, let member, let filesSpool {
+            filesPrepared = filesRestore
+            try steps.run("unpack \(member.name) beside \(filesRestore.targets.map(\.hostPath).joined(separator: ", "))") {
+                try filesRestore.prepare(read: { try filesSpool.readAll($0) }, member: member)
+            }
         }
 
         var appGuard = AppGuard(app: context.app, log: context.log)
@@ -106,6 +145,7 @@ struct RestoreJob {
                 progress: { bytes in try? session.send(ProgressReport(id: id, phase: "replay", bytes: bytes)) },
                 shouldStop: { stopIfGone && session.peerGone })
         }
+        if failure == nil, let f = filesFailure { failure = f }
         var validation: ValidationReport?
         if failure == nil {
             do {
@@ -127,6 +167,7 @@ struct RestoreJob {
             outcome = failure == nil ? .tested : .failed
             message = failure.map { "\($0); the live database and the services were not touched" }
                 ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables\(validation?.schemaChecked.map { " and \($0.count) kinds of schema objects" } ?? "") match the manifest; scratch database dropped"
+                + (member.map { m in "; Authentik's files (\(m.mounts.map { "\($0.containerPath) \($0.files) files" }.joined(separator: ", "))) unpacked and match the manifest" } ?? "")
         case (.swap, .none):
             if session.peerGone {
                 throw TransportError(.io, host: "controller", "the controller went away before the swap", hint: "the live database was not touched")
@@ -136,9 +177,17 @@ struct RestoreJob {
             let pre = AgentDatabases.preRestore(stamp)
             let swap = SwapWindow(context: context, db: db)
                 .swapIn(candidate: target, keepLiveAs: pre, failedName: AgentDatabases.failed(stamp),
-                        healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard)
+                        healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard, files: filesPrepared)
             (outcome, message, downtime) = (swap.outcome, swap.message, swap.downtime)
             if outcome == .restored { undoPoint = pre }
+            if let f = filesPrepared {
+                // Swapped in, or moved back by the rollback: nothing of it is a leftover now.
+                if swap.filesMoved {
+                    f.finish()
+                    filesPrepared = nil
+                    if outcome == .restored { message += "; Authentik's files restored, the previous ones kept as " + f.previousPaths.joined(separator: ", ") }
+                }
+            }
         case (.replace, _):
             if failure == nil {
                 _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
@@ -223,10 +272,25 @@ struct RestoreJob {
         }
     }
 
+    /// A restore test of the files: unpacked into scratch in the state directory, checked, removed.
+    func testFiles(_ member: FilesMember, spool: Spool, stamp: String) -> String? {
+        let scratch = (context.config.stateDir as NSString).appendingPathComponent("files-test-\(stamp)")
+        defer { try? context.files.removeTree(scratch) }
+        guard mkdir(scratch, 0o700) == 0 else { return "cannot create \(scratch): \(String(cString: strerror(errno)))" }
+        do {
+            _ = try FilesArchive.unpack(read: { try spool.readAll($0) }, into: scratch)
+        } catch {
+            return "Authentik's files do not unpack: \((error as? HintedError)?.summary ?? "\(error)")"
+        }
+        let problems = FilesArchive.check(unpackedAt: scratch, against: member.mounts)
+        return problems.isEmpty ? nil : "Authentik's files differ from the manifest: " + problems.prefix(3).joined(separator: "; ")
+    }
+
     /// The artifact's data stream, into the spool; then size and hash must be what was promised.
-    func receive(into spool: Spool, id: UInt64, expected: Provenance, session: ServerSession) throws {
-        guard let first = try session.receive(), let header = first.message(DataHeader.self), header.id == id else {
-            throw ProtocolError.outOfSequence("expected the artifact's data for restore \(id)")
+    func receive(into spool: Spool, id: UInt64, expected: Provenance, session: ServerSession, stream: String? = nil) throws {
+        guard let first = try session.receive(), let header = first.message(DataHeader.self), header.id == id,
+              stream == nil || header.stream == stream else {
+            throw ProtocolError.outOfSequence("expected the \(stream ?? "artifact")'s data for restore \(id)")
         }
         while true {
             guard let item = try session.receive() else {

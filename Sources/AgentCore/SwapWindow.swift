@@ -1,3 +1,4 @@
+import AKBase
 import AKProtocol
 import Foundation
 
@@ -14,10 +15,14 @@ struct SwapWindow {
         var outcome: RestoreOutcome
         var downtime: Double?
         var message: String
+        /// Authentik's files were renamed (in, or in and back): the prepared trees are no leftovers.
+        var filesMoved = false
     }
 
+    /// `files`: Authentik's files, prepared beside the live directories, swapped in with the database
+    /// and rolled back with it (§15.3).
     func swapIn(candidate: String, keepLiveAs: String, failedName: String, healthTimeout: TimeInterval,
-                steps: inout StepLog, appGuard: inout AppGuard) -> Result {
+                steps: inout StepLog, appGuard: inout AppGuard, files: FilesRestore? = nil) -> Result {
         context.shield()
         let live = db.liveDatabase
         context.log("swap window opens: \(candidate) replaces \(live)")
@@ -44,6 +49,19 @@ struct SwapWindow {
                           message: back ? "could not rename \(candidate) (\(describe(error))); the previous database is live again"
                                         : "could not rename \(candidate) and could not put \(keepLiveAs) back: rename it to \(live) by hand")
         }
+        if let files {
+            do {
+                try steps.run("swap in Authentik's files") { try files.moveIn() }
+            } catch {
+                // The database goes back too: files and database are restored together or not at all.
+                let out = steps.runQuietly("rename \(live) to \(candidate)") { try db.renameDatabase(live, to: candidate) }
+                let back = out && steps.runQuietly("rename \(keepLiveAs) back to \(live)") { try db.renameDatabase(keepLiveAs, to: live) }
+                _ = steps.runQuietly("start services") { try appGuard.start() }
+                return Result(outcome: .failed, downtime: appGuard.downtime(),
+                              message: back ? "could not swap in Authentik's files (\(describe(error))); the previous database and files are live again"
+                                            : "could not swap in Authentik's files (\(describe(error))) and could not put \(keepLiveAs) back: rename it to \(live) by hand")
+            }
+        }
         let started = steps.runQuietly("start services") { try appGuard.start() }
         let waitStart = Date()
         let health = started ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
@@ -51,7 +69,7 @@ struct SwapWindow {
         if health.ok {
             appGuard.markHealthy()
             return Result(outcome: .restored, downtime: appGuard.downtime(),
-                          message: "\(live) restored; the previous database is kept as \(keepLiveAs) (akbackup restore --undo)")
+                          message: "\(live) restored; the previous database is kept as \(keepLiveAs) (akbackup restore --undo)", filesMoved: files != nil)
         }
 
         context.log("rolling back: \(health.detail)")
@@ -60,6 +78,11 @@ struct SwapWindow {
         let movedBack = movedAway && steps.runQuietly("rename \(keepLiveAs) back to \(live)") {
             try db.renameDatabase(keepLiveAs, to: live)
         }
+        if let files {
+            _ = steps.runQuietly("put the previous Authentik files back") {
+                guard files.moveBack() else { throw Failure("some directories did not move back", hint: "see the .akbackup-previous-* directories") }
+            }
+        }
         let restarted = steps.runQuietly("start services (rollback)") { try appGuard.start() }
         let rollbackStart = Date()
         let again = restarted ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
@@ -67,10 +90,12 @@ struct SwapWindow {
         if again.ok { appGuard.markHealthy() }
         if movedBack && again.ok {
             return Result(outcome: .rolledBack, downtime: appGuard.downtime(),
-                          message: "the restored database never became healthy (\(health.detail)); rolled back: the previous database is live again, the restored one is kept as \(failedName)")
+                          message: "the restored database never became healthy (\(health.detail)); rolled back: the previous database\(files == nil ? "" : " and files") is live again, the restored one is kept as \(failedName)",
+                          filesMoved: files != nil)
         }
         let whatIsLive = movedBack ? live : (movedAway ? "\(keepLiveAs) (rename it to \(live) by hand)" : "the restored one (\(live)); the previous is \(keepLiveAs)")
         return Result(outcome: .failed, downtime: appGuard.downtime(),
-                      message: "the restored database never became healthy (\(health.detail)) and the rollback is incomplete (\(movedBack ? again.detail : "renames failed")): the live database is \(whatIsLive)")
+                      message: "the restored database never became healthy (\(health.detail)) and the rollback is incomplete (\(movedBack ? again.detail : "renames failed")): the live database is \(whatIsLive)",
+                      filesMoved: files != nil)
     }
 }

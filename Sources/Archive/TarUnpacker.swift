@@ -38,6 +38,9 @@ public final class TarUnpacker {
     var directories: [(path: String, mode: mode_t, mtime: Int64)] = []
     var zeroBlocks = 0
     public private(set) var entries = 0
+    /// Without `preserveOwners`: the entries whose recorded owner is not this process's, by
+    /// "uid:gid", so a privileged helper can set them afterwards (the agent is not root).
+    public private(set) var foreignOwners: [String: [String]] = [:]
 
     public init(root: String, preserveOwners: Bool = false) throws {
         rootFD = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -143,6 +146,9 @@ public final class TarUnpacker {
         defer { if parentFD != rootFD { close(parentFD) } }
         let name = String(components.last!)
         entries += 1
+        if !preserveOwners, uid != Int64(getuid()) || gid != Int64(getgid()), [UInt8(ascii: "5"), UInt8(ascii: "2"), UInt8(ascii: "0"), 0].contains(typeflag) {
+            foreignOwners["\(uid):\(gid)", default: []].append(path)
+        }
         switch typeflag {
         case UInt8(ascii: "5"):
             if mkdirat(parentFD, name, 0o700) != 0 && errno != EEXIST { throw UnpackError.io(path: path, String(cString: strerror(errno))) }

@@ -41,13 +41,19 @@ public struct TarWriter {
     public let root: String
     public let prefix: String
     let write: ([UInt8]) throws -> Void
+    /// Reads a file this process may not open (the relative path, its size, where the bytes go):
+    /// the agent reads those through a container that mounts the tree. Nil: they are unreadable.
+    let readThrough: ((_ relative: String, _ sink: ([UInt8]) throws -> Void) throws -> Void)?
     var lines: [String] = []
     var unreadable: [String] = []
     var summary = TreeSummary(files: 0, directories: 0, symlinks: 0, bytes: 0, digest: "")
 
-    public init(root: String, prefix: String, write: @escaping ([UInt8]) throws -> Void) {
+    public init(root: String, prefix: String,
+                readThrough: ((_ relative: String, _ sink: ([UInt8]) throws -> Void) throws -> Void)? = nil,
+                write: @escaping ([UInt8]) throws -> Void) {
         self.root = root
         self.prefix = prefix
+        self.readThrough = readThrough
         self.write = write
     }
 
@@ -106,9 +112,26 @@ public struct TarWriter {
                 lines.append("l 777 0 \(target) \(rel)")
             case S_IFREG:
                 let fd = openat(dirfd(dir), name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                let size = Int64(st.st_size)
+                if fd < 0, errno == EACCES, let readThrough {
+                    try emit(TarEntry(path: path, kind: .file(size: size), mode: mode, uid: st.st_uid, gid: st.st_gid, mtime: mtime))
+                    var hasher = SHA256()
+                    var got: Int64 = 0
+                    try readThrough(rel) { chunk in
+                        guard got + Int64(chunk.count) <= size else { throw TarError.changed(path: rel) }
+                        hasher.update(data: chunk)
+                        got += Int64(chunk.count)
+                        try write(chunk)
+                    }
+                    guard got == size else { throw TarError.changed(path: rel) }
+                    try write(TarHeader.padding(size))
+                    summary.files += 1
+                    summary.bytes += size
+                    lines.append("f \(String(mode & 0o7777, radix: 8)) \(size) \(hasher.finalize().map { String(format: "%02x", $0) }.joined()) \(rel)")
+                    continue
+                }
                 guard fd >= 0 else { unreadable.append("\(rel): \(String(cString: strerror(errno)))"); continue }
                 defer { close(fd) }
-                let size = Int64(st.st_size)
                 try emit(TarEntry(path: path, kind: .file(size: size), mode: mode, uid: st.st_uid, gid: st.st_gid, mtime: mtime))
                 var hasher = SHA256()
                 var left = size

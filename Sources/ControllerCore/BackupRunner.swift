@@ -16,6 +16,8 @@ public struct BackupSummary: Encodable, Equatable, Sendable {
     public var rows: Int64
     /// The agent key that signed the manifest.
     public var signedBy: String
+    /// Authentik's files, stored beside the dump as the set's second member (§15).
+    public var files: FilesMember?
     /// What the prune after the backup did (nil: not asked for, or it failed).
     public var prune: PruneSummary?
     /// Why the prune after the backup failed, and what to do (the backup itself is stored).
@@ -54,7 +56,9 @@ public struct BackupRunner {
         let agent = try sessions.agent()
 
         let backupID = agent.makeID()
-        try agent.send(BackupRequest(id: backupID, threads: threads))
+        // Authentik's files go along when the NAS can store a set's second member (§15).
+        let files = receiver.remoteHello?.capabilities.contains("files") ?? false
+        try agent.send(BackupRequest(id: backupID, threads: threads, files: files))
         let started = try agent.expect(BackupStarted.self, id: backupID)
         progress?("starting", 0)
 
@@ -65,7 +69,7 @@ public struct BackupRunner {
         var relayed: Int64 = 0
         let result: BackupResult
         do {
-            result = try relay(from: agent, backupID: backupID, to: receiver, relayed: &relayed)
+            result = try relay(from: agent, backupID: backupID, to: receiver, uploadID: uploadID, relayed: &relayed)
         } catch let failure {
             abortUpload(receiver, id: uploadID, reason: "\(failure)")
             throw failure
@@ -85,7 +89,7 @@ public struct BackupRunner {
         var summary = BackupSummary(name: upload.name, size: upload.size, sha256: upload.sha256, uncompressedSize: manifest.uncompressedSize,
                                     seconds: Date().timeIntervalSince(began), authentikVersion: started.source.authentikVersion,
                                     tables: manifest.rowCounts.count, rows: manifest.rowCounts.values.reduce(0, +),
-                                    signedBy: manifest.validSigner?.fingerprint ?? "unsigned")
+                                    signedBy: manifest.validSigner?.fingerprint ?? "unsigned", files: manifest.files)
         // Only after a stored backup: a failed one must never cost an old one.
         if prune {
             progress?("pruning", relayed)
@@ -98,28 +102,38 @@ public struct BackupRunner {
         return summary
     }
 
-    /// Moves the agent's data frames to the receiver until the agent's final answer.
-    private func relay(from agent: ClientSession, backupID: UInt64, to receiver: ClientSession, relayed: inout Int64) throws -> BackupResult {
+    /// Moves the agent's data frames to the receiver until the agent's final answer: the dump's
+    /// stream (its header already sent), then perhaps the files member's (§15).
+    private func relay(from agent: ClientSession, backupID: UInt64, to receiver: ClientSession, uploadID: UInt64, relayed: inout Int64) throws -> BackupResult {
         var lastReport = Date.distantPast
-        var dataEnded = false
+        var streams = 0
+        var open = false
         while true {
-            let item = try agent.receive(context: "streaming the dump")
+            let item = try agent.receive(context: streams > 1 ? "streaming Authentik's files" : "streaming the dump")
             switch item {
             case .chunk(let bytes):
                 try receiver.sendChunk(bytes)
                 relayed += Int64(bytes.count)
                 if let progress, Date().timeIntervalSince(lastReport) >= 0.5 {
-                    progress("dumping", relayed)
+                    progress(streams > 1 ? "files" : "dumping", relayed)
                     lastReport = Date()
                 }
             case .endOfData:
                 try receiver.endData()
-                dataEnded = true
+                open = false
             case .message(let m):
-                if let header = m.as(DataHeader.self), header.id == backupID, !dataEnded { continue }
-                if let r = m.as(BackupResult.self), r.id == backupID, dataEnded { return r }
+                if let header = m.as(DataHeader.self), header.id == backupID, !open {
+                    streams += 1
+                    if streams == 1, header.stream == "dump" { open = true; continue }
+                    if streams == 2, header.stream == "files" {
+                        try receiver.send(DataHeader(id: uploadID, stream: "files"))
+                        open = true
+                        continue
+                    }
+                }
+                if let r = m.as(BackupResult.self), r.id == backupID, streams > 0, !open { return r }
                 if let e = m.as(ErrorMessage.self) {
-                    if !dataEnded { try? receiver.endData() }
+                    if open || streams == 0 { try? receiver.endData() }
                     throw RemoteError(host: agent.host, e)
                 }
                 throw agent.unexpected(m, wanted: "dump data or backup.result")

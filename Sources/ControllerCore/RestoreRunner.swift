@@ -12,6 +12,8 @@ public struct RestoreOptions: Sendable {
     public var trustUnsigned = false
     public var force = false
     public var healthTimeout = 120
+    /// The database and Authentik's files (when the set has them), or the database only (`--db-only`).
+    public var scope: RestoreScope = .all
     public init() {}
 }
 
@@ -24,6 +26,12 @@ public struct RestorePlan: Sendable {
     public var signature: SignatureStatus
     public var facts: AgentFacts
     public var mode: RestoreMode
+    /// Authentik's files that go along (a trusted set's files member, unless --db-only).
+    public var files: FilesMember? {
+        guard signature == .trusted, mode != .replace, scope != .database else { return nil }
+        return verified.manifest?.files
+    }
+    public var scope: RestoreScope = .all
 
     /// The size and hash the agent must see: the signed manifest's, or (unsigned) what the NAS read.
     public var expectedSize: Int64 { signature == .trusted ? verified.manifest!.size : verified.size }
@@ -51,6 +59,16 @@ public struct RestorePlan: Sendable {
             out += "  content           \(m.rowCounts.count) tables, \(rows) rows"
             if let users = m.rowCounts["public.authentik_core_user"] { out += ", \(users) users" }
             out += "\n"
+        }
+        if let f = verified.manifest?.files {
+            let what = f.mounts.map { "\($0.containerPath) \($0.files) files \(ByteFormat.human($0.bytes))" }.joined(separator: ", ")
+            if let files {
+                out += "  Authentik's files \(what)\n"
+                out += mode == .test ? "                    unpacked into scratch on infra-core and checked against the manifest\n"
+                    : "                    unpacked beside the live directories while Authentik runs, swapped in with the database;\n                    the current ones are kept for --undo\n"
+            } else {
+                out += "  Authentik's files \(what): NOT restored (\(scope == .database ? "--db-only" : mode == .replace ? "--replace restores the database only" : "the set is not signed by a trusted key"))\n"
+            }
         }
         switch mode {
         case .swap:
@@ -83,7 +101,12 @@ public struct RestoreRunner {
     public func plan() throws -> RestorePlan {
         let receiver = try sessions.receiver()
         let verified = try receiver.call(VerifyRequest(id: receiver.makeID(), name: options.artifact), expecting: VerifyResult.self)
-        guard verified.ok else {
+        guard verified.ok || (options.scope == .database && verified.onlyFilesFailed) else {
+            if verified.onlyFilesFailed {
+                throw RemoteError(host: receiver.host, code: .failed,
+                                  message: "\(verified.name) is not restorable as a whole: \(verified.reason ?? "its files member failed"); nothing was changed",
+                                  hint: "its database dump is whole: restore it alone with --db-only, or pick another backup (`akbackup list`)")
+            }
             throw RemoteError(host: receiver.host, code: .failed,
                               message: "\(verified.name) is CORRUPT: \(verified.reason ?? "unknown reason"); nothing was changed",
                               hint: "pick another backup (`akbackup list`) and run `akbackup verify NAME` on it")
@@ -109,7 +132,7 @@ public struct RestoreRunner {
         }
         let artifact = ArtifactInfo(name: verified.name, size: verified.size, modifiedAt: verified.manifest?.finishedAt ?? "unknown",
                                     manifest: verified.manifest, signature: signature)
-        return RestorePlan(artifact: artifact, verified: verified, signature: signature, facts: facts, mode: options.mode)
+        return RestorePlan(artifact: artifact, verified: verified, signature: signature, facts: facts, mode: options.mode, scope: options.scope)
     }
 
     /// Runs the restore the plan describes. Returns the agent's receipt (also stored on the NAS and locally).
@@ -118,9 +141,10 @@ public struct RestoreRunner {
         let agent = try sessions.agent()
         // The NAS opens the artifact first, so the bytes are on their way when the agent asks.
         let fetchID = receiver.makeID()
-        try receiver.send(FetchRequest(id: fetchID, name: plan.artifact.name))
+        let withFiles = plan.files != nil
+        try receiver.send(FetchRequest(id: fetchID, name: plan.artifact.name, files: withFiles))
         let fetch = try receiver.expect(FetchStarted.self, id: fetchID)
-        guard fetch.name == plan.artifact.name, fetch.size == plan.verified.size else {
+        guard fetch.name == plan.artifact.name, fetch.size == plan.verified.size, !withFiles || fetch.filesSize == plan.files?.size else {
             throw RemoteError(host: receiver.host, code: .failed, message: "\(plan.artifact.name) changed on the NAS since it was verified",
                               hint: "run `akbackup verify \(plan.artifact.name)` and try again")
         }
@@ -129,7 +153,8 @@ public struct RestoreRunner {
                                       size: plan.expectedSize, sha256: plan.expectedSHA256,
                                       manifest: plan.verified.manifest, trustUnsigned: options.trustUnsigned,
                                       force: options.force, healthTimeout: options.healthTimeout,
-                                      requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName)))
+                                      requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName),
+                                      scope: withFiles ? .all : .database))
         let ready = try agent.expect(RestoreReady.self, id: restoreID)
         for w in ready.warnings { progress?("warning: \(w)") }
         progress?("sending \(plan.artifact.name) to \(agent.remoteHello?.host ?? agent.host), which checks it before anything changes")
@@ -168,7 +193,7 @@ public struct RestoreRunner {
                 sending = false
             case .message(let m):
                 if let h = m.as(DataHeader.self), h.id == fetchID, !sending {
-                    try agent.send(DataHeader(id: restoreID, stream: "artifact"))
+                    try agent.send(DataHeader(id: restoreID, stream: h.stream == "files" ? "files" : "artifact"))
                     sending = true
                 } else if let r = m.as(FetchResult.self), r.id == fetchID, !sending {
                     return

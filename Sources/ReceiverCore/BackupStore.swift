@@ -232,9 +232,68 @@ public struct BackupStore: Sendable {
         } else if status == .invalid {
             reason = "its manifest was altered after the agent signed it"
         }
+        var files: (size: Int64, sha256: String)?
+        var filesProblem: String?
+        if let member = manifest?.files {
+            do {
+                files = try verifyFilesMember(member)
+            } catch let problem as FilesMemberProblem {
+                filesProblem = problem.text
+            }
+        }
+        reason = reason ?? filesProblem
         return VerifyResult(id: id, name: name, ok: reason == nil, reason: reason, sha256: digest, size: size,
                             uncompressedSize: inspector.bytes, hasManifest: manifest != nil, rowCounts: inspector.rowCounts,
-                            manifest: manifest, signature: status)
+                            manifest: manifest, signature: status, filesSize: files?.size, filesSHA256: files?.sha256,
+                            filesProblem: filesProblem)
+    }
+
+    struct FilesMemberProblem: Error { var text: String }
+
+    /// The set's files member: present, the size and SHA-256 the signed manifest gives, and whole gzip.
+    func verifyFilesMember(_ member: FilesMember) throws -> (size: Int64, sha256: String) {
+        let notRestorable = "the set is not restorable as a whole"
+        let fd: Int32
+        do {
+            fd = try FileIO.openForReading(path(member.name))
+        } catch let e as FileIOError {
+            throw FilesMemberProblem(text: e.code == ENOENT ? "its files member \(member.name) is missing: \(notRestorable)"
+                                                              : "its files member cannot be read: \(e.summary)")
+        }
+        defer { close(fd) }
+        var hasher = SHA256()
+        var size: Int64 = 0
+        let inflater = GzipInflater()
+        var inflated: Int64 = 0
+        var gzipProblem: String?
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n: Int
+            do {
+                n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(member.name)) }
+            } catch {
+                throw FilesMemberProblem(text: "its files member cannot be read: \((error as? HintedError)?.summary ?? "\(error)")")
+            }
+            if n == 0 { break }
+            let bytes = Array(buffer[0..<n])
+            hasher.update(data: bytes)
+            size += Int64(n)
+            if gzipProblem == nil {
+                do { try inflater.push(bytes) { inflated += Int64($0.count) } } catch { gzipProblem = "\(error)" }
+            }
+        }
+        if gzipProblem == nil {
+            do { try inflater.finish() } catch { gzipProblem = "\(error)" }
+        }
+        let digest = Hex.encode(hasher.finalize())
+        guard digest == member.sha256, size == member.size else {
+            throw FilesMemberProblem(text: "its files member \(member.name) does not match its manifest (sha256 \(digest.prefix(12))… size \(size), manifest says \(member.sha256.prefix(12))… size \(member.size)): \(notRestorable)")
+        }
+        if let gzipProblem { throw FilesMemberProblem(text: "its files member \(member.name) is corrupt: \(gzipProblem)") }
+        guard inflated == member.tarSize else {
+            throw FilesMemberProblem(text: "its files member \(member.name) inflates to \(inflated) bytes, the manifest says \(member.tarSize)")
+        }
+        return (size, digest)
     }
 
     /// Runs `body` holding an exclusive lock on the backup directory itself (flock on its descriptor):
@@ -257,7 +316,7 @@ public struct BackupStore: Sendable {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { continue }
             for name in names where name.hasSuffix(".partial") {
                 let base = String(name.dropLast(8))
-                let isUpload = dir == directory && ArtifactName.isValid(base)
+                let isUpload = dir == directory && (ArtifactName.isValid(base) || ArtifactName.isValidFilesName(base))
                 guard isUpload || (base.hasSuffix(".json") && ArtifactName.isValid(String(base.dropLast(5)) + ArtifactName.suffix))
                         || (base.hasSuffix(".pin") && ArtifactName.isValid(String(base.dropLast(4)) + ArtifactName.suffix))
                         || (dir == receiptsDirectory && BackupStore.isReceiptName(base)) else { continue }
@@ -274,6 +333,21 @@ public struct BackupStore: Sendable {
                 }) ?? false
                 if removed { log("removed stale \(name)") }
             }
+        }
+        removeOrphanFilesMembers(log: log)
+    }
+
+    /// A files member whose set has no manifest was left by a receiver killed between publishing
+    /// the member and the manifest (§15): no set names it, nothing can restore it. Old ones go.
+    func removeOrphanFilesMembers(log: (String) -> Void) {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where ArtifactName.isValidFilesName(name) {
+            let dump = ArtifactName.dumpName(forFiles: name)
+            guard !FileManager.default.fileExists(atPath: path(BackupStore.manifestName(for: dump))) else { continue }
+            var st = stat()
+            guard lstat(path(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG,
+                  Date().timeIntervalSince1970 - TimeInterval(st.st_mtim.tv_sec) > 600 else { continue }
+            if unlink(path(name)) == 0 { log("removed \(name): no manifest names it (left by an interrupted upload)") }
         }
     }
 

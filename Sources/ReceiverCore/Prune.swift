@@ -15,6 +15,7 @@ public enum PruneStep: String, CaseIterable, Sendable {
     case renameArtifact = "rename NAME to .NAME.pruning"
     case syncRename = "fsync the directory (the rename)"
     case deleteArtifact = "delete .NAME.pruning"
+    case deleteFiles = "delete the files member"
     case deleteManifest = "delete the manifest"
     case deletePin = "delete the pin"
     case syncDeletes = "fsync the directory (the deletions)"
@@ -54,7 +55,9 @@ extension BackupStore {
         var backups: [RetentionBackup] = try artifactNames().compactMap { name in
             var st = stat()
             guard lstat(path(name), &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, let date = ArtifactName.date(of: name) else { return nil }
-            return RetentionBackup(name: name, date: date, size: Int64(st.st_size),
+            var files = stat()
+            let filesSize = lstat(path(ArtifactName.filesName(for: name)), &files) == 0 ? Int64(files.st_size) : 0
+            return RetentionBackup(name: name, date: date, size: Int64(st.st_size) + filesSize,
                                    trusted: manifest(for: name)?.signatureStatus(trusting: trustedKeys) == .trusted,
                                    pin: pin(for: name)?.reason, restoreTested: name == restoreTested)
         }
@@ -111,6 +114,8 @@ extension BackupStore {
         try FileIO.fsyncDirectory(directory)
         try hook?(.deleteArtifact, name)
         guard unlink(hidden) == 0 else { throw FileIOError("delete", path: hidden, code: errno) }
+        try hook?(.deleteFiles, name)
+        try unlinkIfPresent(path(ArtifactName.filesName(for: name)))
         try hook?(.deleteManifest, name)
         try unlinkIfPresent(path(BackupStore.manifestName(for: name)))
         try hook?(.deletePin, name)
@@ -146,6 +151,8 @@ extension BackupStore {
             } else if name.hasSuffix(".pin"), case let artifact = String(name.dropLast(4)) + ArtifactName.suffix,
                       ArtifactName.isValid(artifact), artifactGone(artifact) {
                 what = "a pin whose artifact is gone"
+            } else if ArtifactName.isValidFilesName(name), artifactGone(ArtifactName.dumpName(forFiles: name)) {
+                what = "a files member whose set is gone"
             } else {
                 continue
             }

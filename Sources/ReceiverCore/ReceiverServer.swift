@@ -9,7 +9,7 @@ import Transport
 
 /// `akbackup-receiver serve`: one protocol session on stdin/stdout, logging to stderr.
 public enum ReceiverServer {
-    public static let capabilities = ["probe", "upload", "list", "verify", "fetch", "receipts", "prune", "pin"]
+    public static let capabilities = ["probe", "upload", "list", "verify", "fetch", "receipts", "prune", "pin", "files"]
 
     public static func serve(configPath: String, protocolVersion: Int = AKVersion.protocolVersion,
                              channel: ByteChannel? = nil) -> Int32 {

@@ -9,25 +9,45 @@ import Glibc
 
 /// Serving artifacts back (restore) and keeping receipts (the restore evidence) on the NAS.
 extension BackupStore {
-    /// Streams an artifact to the controller: fetch.started, its bytes as raw frames, fetch.result.
+    /// Streams an artifact to the controller: fetch.started, its bytes as raw frames, then (asked
+    /// for, and the set has one) its files member as a second stream "files", fetch.result.
     func serve(_ request: FetchRequest, session: ServerSession) throws {
         let name = try resolve(request.name)
-        let fd: Int32
-        do {
-            fd = try FileIO.openForReading(path(name))
-        } catch let e as FileIOError {
-            throw ErrorMessage(id: request.id, code: .ioError, message: e.summary, hint: e.hint)
+        let manifest = manifest(for: name)
+        let dump = try openMember(name, id: request.id)
+        defer { close(dump.fd) }
+        var files: (fd: Int32, size: Int64)?
+        if request.files == true, let member = manifest?.files {
+            files = try openMember(member.name, id: request.id)
         }
-        defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        try session.send(FetchStarted(id: request.id, name: name, size: Int64(st.st_size), manifest: manifest(for: name)))
-        try session.send(DataHeader(id: request.id, stream: "artifact"))
+        defer { if let f = files { close(f.fd) } }
+        try session.send(FetchStarted(id: request.id, name: name, size: dump.size, manifest: manifest, filesSize: files?.size))
+        let sent = try send(dump.fd, path: path(name), stream: "artifact", id: request.id, session: session)
+        let sentFiles = try files.map { try send($0.fd, path: path(manifest!.files!.name), stream: "files", id: request.id, session: session) }
+        try session.send(FetchResult(id: request.id, size: sent.size, sha256: sent.sha256, filesSize: sentFiles?.size, filesSHA256: sentFiles?.sha256))
+    }
+
+    private func openMember(_ name: String, id: UInt64) throws -> (fd: Int32, size: Int64) {
+        do {
+            let fd = try FileIO.openForReading(path(name))
+            var st = stat()
+            fstat(fd, &st)
+            return (fd, Int64(st.st_size))
+        } catch let e as FileIOError {
+            let missing = e.code == ENOENT
+            throw ErrorMessage(id: id, code: missing ? .notFound : .ioError,
+                               message: missing ? "\(name) is missing on the NAS: the backup set is not restorable" : e.summary,
+                               hint: missing ? "restore another backup (`akbackup list`), or only its database with --db-only" : e.hint)
+        }
+    }
+
+    private func send(_ fd: Int32, path: String, stream: String, id: UInt64, session: ServerSession) throws -> (size: Int64, sha256: String) {
+        try session.send(DataHeader(id: id, stream: stream))
         var hasher = SHA256()
         var size: Int64 = 0
         var buffer = [UInt8](repeating: 0, count: 256 * 1024)
         while true {
-            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(name)) }
+            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path) }
             if n == 0 { break }
             let bytes = Array(buffer[0..<n])
             hasher.update(data: bytes)
@@ -35,7 +55,7 @@ extension BackupStore {
             try session.framed.sendChunk(bytes)
         }
         try session.framed.endData()
-        try session.send(FetchResult(id: request.id, size: size, sha256: Hex.encode(hasher.finalize())))
+        return (size, Hex.encode(hasher.finalize()))
     }
 
     static func isReceiptName(_ name: String) -> Bool {

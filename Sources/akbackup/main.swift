@@ -121,6 +121,9 @@ struct Backup: ParsableCommand {
             let summary = try BackupRunner(sessions: sessions, threads: threads, prune: !noPrune, progress: meter.report).run()
             meter.finish()
             var line = "stored \(summary.name)  \(ByteFormat.human(summary.size))  sha256 \(summary.sha256)  signed by \(summary.signedBy)"
+            if let f = summary.files {
+                line += "\n  with \(f.name)  \(ByteFormat.human(f.size))  " + f.mounts.map { "\($0.containerPath) \($0.files) files" }.joined(separator: ", ")
+            }
             if let p = summary.prune { line += "\n" + Pruner.summaryLine(p) }
             if logFormat == .text { emit(json ? renderJSON(summary) : line, json: json) }
             return JobResult(exit: summary.pruneFailure == nil ? .ok : .failed, artifact: summary.name, bytes: summary.size, output: line,
@@ -176,6 +179,11 @@ struct Restore: ParsableCommand {
         `akbackup restore --undo` puts it back. Every restore leaves a receipt the agent signs, on the NAS
         (receipts/) and in ~/.local/state/akbackup/receipts.
 
+        A backup set also holds Authentik's files (authentik-files-STAMP.tar.gz: /media or /data, \
+        /templates, /certs, custom blueprints). They are unpacked beside their live directories before \
+        the downtime, checked against the signed manifest, and swapped in by rename in the same window \
+        as the database; a rollback puts both back. --db-only leaves the files as they are.
+
         \(ExitStatus.helpText)
         """)
 
@@ -186,6 +194,7 @@ struct Restore: ParsableCommand {
     @Flag(help: "The runbook's drop-and-recreate (for hosts without room for two copies); the agent keeps an undo copy first.") var replace = false
     @Flag(help: "Restore a dump no trusted agent key signed (made by hand with the runbook, or from an old key).") var trustUnsigned = false
     @Flag(help: "Restore even a backup of a newer Authentik than the running one.") var force = false
+    @Flag(help: "Restore the database only; leave Authentik's files (media, templates, certificates, blueprints) as they are.") var dbOnly = false
     @Option(help: "Seconds to wait for Authentik's ready endpoint after the swap (1…3600).") var healthTimeout = 120
     @Flag(help: "Print the receipt as JSON.") var json = false
 
@@ -203,6 +212,7 @@ struct Restore: ParsableCommand {
             options.trustUnsigned = trustUnsigned
             options.force = force
             options.healthTimeout = healthTimeout
+            options.scope = dbOnly ? .database : .all
             let runner = RestoreRunner(sessions: sessions, options: options)
             let receipt: Receipt
             if undo {

@@ -20,7 +20,7 @@ final class FilesArchiveTests: XCTestCase {
         XCTAssertEqual(written.size, Int64(bytes.count))
         XCTAssertEqual(written.sha256, SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined())
         XCTAssertEqual(written.mounts.map(\.containerPath), ["/blueprints/custom", "/media"])
-        XCTAssertEqual(written.mounts[1].summary.bytes, 3_000_000)
+        XCTAssertEqual(written.mounts[1].bytes, 3_000_000)
 
         try Data(bytes).write(to: URL(fileURLWithPath: work + "/set.tar.gz"))
         try fm.createDirectory(atPath: work + "/out", withIntermediateDirectories: true)
@@ -33,9 +33,12 @@ final class FilesArchiveTests: XCTestCase {
         XCTAssertEqual(fm.contents(atPath: work + "/out/media/public/bg.jpg"), fm.contents(atPath: work + "/host/media/public/bg.jpg"))
         XCTAssertEqual(fm.contents(atPath: work + "/out/blueprints/custom/custom.yaml"), Data("version: 1\n".utf8))
         // What restore-test checks: each unpacked mount has the summary the manifest recorded.
-        for (mount, record) in zip(["blueprints/custom", "media"], written.mounts) {
-            var writer = TarWriter(root: work + "/out/" + mount, prefix: mount) { _ in }
-            XCTAssertEqual(try writer.archive(), record.summary, mount)
-        }
+        XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/out", against: written.mounts), [])
+        // And the agent's own unpacker gives the same tree.
+        try fm.createDirectory(atPath: work + "/own", withIntermediateDirectories: true)
+        _ = try FilesArchive.unpack(file: work + "/set.tar.gz", into: work + "/own")
+        XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/own", against: written.mounts), [])
+        try Data("changed".utf8).write(to: URL(fileURLWithPath: work + "/own/blueprints/custom/custom.yaml"))
+        XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/own", against: written.mounts).count, 1)
     }
 }
