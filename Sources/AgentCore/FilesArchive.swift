@@ -56,7 +56,15 @@ public enum FilesArchive {
     /// Unpacks a files member (its gzip bytes, handed to the body of `read`) into the empty
     /// directory `root`. Returns the entries whose owners the agent could not set itself ("uid:gid"
     /// → paths relative to `root`).
-    public static func unpack(read: (([UInt8]) throws -> Void) throws -> Void, into root: String) throws -> [String: [String]] {
+    public static func unpack(read: (([UInt8]) throws -> Void) throws -> Void, into root: String, mounts: [FilesMount]) throws -> [String: [String]] {
+        // A mount below a directory that is no mount (`blueprints/custom`) has no entry for its
+        // parent in the archive: the parents are made here, the unpacker never makes one itself.
+        for mount in mounts {
+            let parent = (relativeRoot(mount.containerPath) as NSString).deletingLastPathComponent
+            if !parent.isEmpty {
+                try FileManager.default.createDirectory(atPath: root + "/" + parent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+        }
         let unpacker = try TarUnpacker(root: root)
         let inflater = GzipInflater()
         try read { bytes in try inflater.push(bytes) { try unpacker.push($0) } }
@@ -65,7 +73,7 @@ public enum FilesArchive {
         return unpacker.foreignOwners
     }
 
-    public static func unpack(file: String, into root: String) throws -> [String: [String]] {
+    public static func unpack(file: String, into root: String, mounts: [FilesMount]) throws -> [String: [String]] {
         let fd = try FileIO.openForReading(file)
         defer { close(fd) }
         return try unpack(read: { body in
@@ -75,7 +83,7 @@ public enum FilesArchive {
                 if n == 0 { break }
                 try body(Array(buffer[0..<n]))
             }
-        }, into: root)
+        }, into: root, mounts: mounts)
     }
 
     /// What differs between an unpacked tree and the manifest's summaries (empty: all match). Only

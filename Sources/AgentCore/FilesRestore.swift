@@ -88,7 +88,7 @@ struct FilesRestore {
         }
         let owners: [String: [String]]
         do {
-            owners = try FilesArchive.unpack(read: read, into: staging)
+            owners = try FilesArchive.unpack(read: read, into: staging, mounts: member.mounts)
         } catch let e as HintedError {
             throw e
         } catch {

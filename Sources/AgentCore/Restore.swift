@@ -278,7 +278,7 @@ struct RestoreJob {
         defer { try? context.files.removeTree(scratch) }
         guard mkdir(scratch, 0o700) == 0 else { return "cannot create \(scratch): \(String(cString: strerror(errno)))" }
         do {
-            _ = try FilesArchive.unpack(read: { try spool.readAll($0) }, into: scratch)
+            _ = try FilesArchive.unpack(read: { try spool.readAll($0) }, into: scratch, mounts: member.mounts)
         } catch {
             return "Authentik's files do not unpack: \((error as? HintedError)?.summary ?? "\(error)")"
         }

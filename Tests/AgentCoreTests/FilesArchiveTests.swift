@@ -36,7 +36,7 @@ final class FilesArchiveTests: XCTestCase {
         XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/out", against: written.mounts), [])
         // And the agent's own unpacker gives the same tree.
         try fm.createDirectory(atPath: work + "/own", withIntermediateDirectories: true)
-        _ = try FilesArchive.unpack(file: work + "/set.tar.gz", into: work + "/own")
+        _ = try FilesArchive.unpack(file: work + "/set.tar.gz", into: work + "/own", mounts: written.mounts)
         XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/own", against: written.mounts), [])
         try Data("changed".utf8).write(to: URL(fileURLWithPath: work + "/own/blueprints/custom/custom.yaml"))
         XCTAssertEqual(FilesArchive.check(unpackedAt: work + "/own", against: written.mounts).count, 1)
