@@ -54,6 +54,7 @@ struct RestoreJob {
                 warnings.append("the backup is from Authentik \(backupVersion); the running \(running) will migrate it forward when it starts")
             }
         }
+        let stamp = context.stamp()
         // Authentik's files (§15): only from a set a trusted key signed, and only where they have a place here.
         let scope = request.scope ?? .database
         let member = scope.files ? provenance.manifest?.files : nil
@@ -69,14 +70,13 @@ struct RestoreJob {
         }
         let filesRestore = try member.flatMap { m -> FilesRestore? in
             guard request.mode == .swap else { return nil }
-            return try FilesRestore.plan(member: m, hostMounts: try context.files.mounts(), stamp: context.stamp(), files: context.files)
+            return try FilesRestore.plan(member: m, hostMounts: try context.files.mounts(), stamp: stamp, files: context.files)
         }
         try steps.run("drop leftover staging databases") { try dropLeftovers(db) }
         if request.mode != .replace, let warning = try roomForCopy(db: db, manifest: provenance.manifest) { warnings.append(warning) }
         let restrict = Replayer.supportsRestrict(psqlVersion: db.toolVersion("psql"))
         if !restrict { warnings.append("psql in \(context.config.postgresContainer) is older than the August 2025 releases and cannot be put in restricted mode; the replay filter alone keeps psql meta-commands out") }
 
-        let stamp = context.stamp()
         let live = db.liveDatabase
         let target = request.mode == .replace ? live : (request.mode == .swap ? AgentDatabases.staging(stamp) : AgentDatabases.scratch(stamp))
         // Room for the spool is checked before the controller is told to send.

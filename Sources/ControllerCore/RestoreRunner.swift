@@ -156,7 +156,10 @@ public struct RestoreRunner {
                                       requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName),
                                       scope: withFiles ? .all : .database))
         let ready = try agent.expect(RestoreReady.self, id: restoreID)
-        for w in ready.warnings { progress?("warning: \(w)") }
+        // Warnings are shown whatever the output format: they are about what is about to change.
+        for w in ready.warnings {
+            if let progress { progress("warning: \(w)") } else { FileHandle.standardError.write(Data("warning: \(Terminal.safe(w))\n".utf8)) }
+        }
         progress?("sending \(plan.artifact.name) to \(agent.remoteHello?.host ?? agent.host), which checks it before anything changes")
         try relay(from: receiver, fetchID: fetchID, to: agent, restoreID: restoreID)
         progress?("\(options.mode == .test ? "replaying into a scratch database" : "replaying into \(ready.targetDatabase)") and validating")

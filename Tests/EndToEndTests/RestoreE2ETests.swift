@@ -576,6 +576,8 @@ enum RestoreFixture {
         manifest["sha256"] = corruptedInPlace ? unchangedHash : sha256Hex(bytes)
         if !corruptedInPlace, let inflated = try? gunzip(bytes) { manifest["uncompressedSize"] = inflated.count }
         if !keepSignature { manifest.removeValue(forKey: "signature") }
+        // A crafted artifact is a dump alone: the source's files member belongs to the source's set.
+        manifest.removeValue(forKey: "files")
         try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/\(name)"))
         try JSONSerialization.data(withJSONObject: manifest, options: [.sortedKeys])
             .write(to: URL(fileURLWithPath: "\(dir)/\(name.dropLast(7)).json"))
