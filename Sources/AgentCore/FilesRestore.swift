@@ -25,6 +25,10 @@ struct FilesRestore {
     let files: AppFiles
     let staging: String
     let targets: [Target]
+    /// The trees that come in (`new-STAMP` after an unpack; an undo's `previous-OLDSTAMP`) and the
+    /// kind the live ones are renamed to (`previous`; an undo's `undone`), stamped with `stamp`.
+    var incoming: (kind: String, stamp: String)? = nil
+    var asideKind = "previous"
 
     static func stagingName(_ stamp: String) -> String { ".akbackup-files-\(stamp)" }
 
@@ -72,12 +76,42 @@ struct FilesRestore {
 
     let stamp: String
 
-    func sibling(_ t: Target, _ kind: String) -> String {
-        let dir = (t.hostPath as NSString).deletingLastPathComponent, name = (t.hostPath as NSString).lastPathComponent
+    func sibling(_ t: Target, _ kind: String, stamp: String? = nil) -> String {
+        FilesRestore.aside(t.hostPath, kind: kind, stamp: stamp ?? self.stamp)
+    }
+
+    /// `.NAME.akbackup-KIND-STAMP` beside `hostPath`.
+    static func aside(_ hostPath: String, kind: String, stamp: String) -> String {
+        let dir = (hostPath as NSString).deletingLastPathComponent, name = (hostPath as NSString).lastPathComponent
         return (dir as NSString).appendingPathComponent(".\(name).akbackup-\(kind)-\(stamp)")
     }
-    /// Where the previous trees are kept, for the receipt and --undo.
-    var previousPaths: [String] { targets.map { sibling($0, "previous") } }
+
+    /// Where a directory of Authentik's files can be on this host: each mount, and /data's media.
+    static func candidatePaths(_ hostMounts: [FileMount]) -> [String] {
+        hostMounts.flatMap { $0.containerPath == "/data" ? [$0.hostPath, $0.hostPath + "/media"] : [$0.hostPath] }
+    }
+
+    /// The aside trees of one kind and stamp that exist (what the undo policy removes with its database).
+    static func existingAside(kind: String, stamp: String, hostMounts: [FileMount]) -> [String] {
+        candidatePaths(hostMounts).map { aside($0, kind: kind, stamp: stamp) }.filter { FileManager.default.fileExists(atPath: $0) }
+    }
+
+    /// An undo: the trees a restore put aside as `previous-OLDSTAMP` come back; the live ones go aside
+    /// as `undone-STAMP`. Nil when that restore kept no files.
+    static func undo(restoreStamp: String, stamp: String, hostMounts: [FileMount], files: AppFiles) -> FilesRestore? {
+        let targets = candidatePaths(hostMounts).filter { FileManager.default.fileExists(atPath: aside($0, kind: "previous", stamp: restoreStamp)) }
+            .map { Target(containerPath: "", hostPath: $0, archivePath: "") }
+        guard let first = targets.first else { return nil }
+        return FilesRestore(files: files, staging: (first.hostPath as NSString).deletingLastPathComponent + "/" + stagingName(stamp),
+                            targets: targets, incoming: ("previous", restoreStamp), asideKind: "undone", stamp: stamp)
+    }
+
+    var incomingKind: String { incoming?.kind ?? "new" }
+    var incomingStamp: String { incoming?.stamp ?? stamp }
+    func incomingPath(_ t: Target) -> String { sibling(t, incomingKind, stamp: incomingStamp) }
+
+    /// Where the replaced trees are kept, for the receipt and --undo.
+    var previousPaths: [String] { targets.map { sibling($0, asideKind) } }
 
     /// Before the window: unpack, check, move beside the targets, owners. Throws with the reason;
     /// the caller then calls `discard()`.
@@ -125,19 +159,19 @@ struct FilesRestore {
         do {
             for t in targets {
                 let exists = FileManager.default.fileExists(atPath: t.hostPath)
-                if exists { try rename(t.hostPath, sibling(t, "previous")) }
+                if exists { try rename(t.hostPath, sibling(t, asideKind)) }
                 do {
-                    try rename(sibling(t, "new"), t.hostPath)
+                    try rename(incomingPath(t), t.hostPath)
                 } catch {
-                    if exists { try? rename(sibling(t, "previous"), t.hostPath) }
+                    if exists { try? rename(sibling(t, asideKind), t.hostPath) }
                     throw error
                 }
                 done.append(t)
             }
         } catch {
             for t in done.reversed() {
-                try? rename(t.hostPath, sibling(t, "new"))
-                try? rename(sibling(t, "previous"), t.hostPath)
+                try? rename(t.hostPath, incomingPath(t))
+                try? rename(sibling(t, asideKind), t.hostPath)
             }
             throw error
         }
@@ -148,8 +182,9 @@ struct FilesRestore {
         var ok = true
         for t in targets.reversed() {
             do {
-                try rename(t.hostPath, sibling(t, "failed"))
-                if FileManager.default.fileExists(atPath: sibling(t, "previous")) { try rename(sibling(t, "previous"), t.hostPath) }
+                // An undo's incoming trees go back to where they were (they are still the undo point).
+                try rename(t.hostPath, incoming == nil ? sibling(t, "failed") : incomingPath(t))
+                if FileManager.default.fileExists(atPath: sibling(t, asideKind)) { try rename(sibling(t, asideKind), t.hostPath) }
             } catch {
                 ok = false
             }

@@ -37,11 +37,16 @@ struct UndoJob {
         } else {
             let pre = newestDatabase!
             let keep = AgentDatabases.undone(stamp)
+            // The files that restore replaced (§15.3) come back in the same window, when it kept any.
+            let files = FilesRestore.undo(restoreStamp: dbStamp, stamp: stamp, hostMounts: (try? context.files.mounts()) ?? [], files: context.files)
             let swap = SwapWindow(context: context, db: db)
                 .swapIn(candidate: pre, keepLiveAs: keep, failedName: AgentDatabases.failed(stamp),
-                        healthTimeout: timeout, steps: &steps, appGuard: &appGuard)
+                        healthTimeout: timeout, steps: &steps, appGuard: &appGuard, files: files)
             outcome = swap.outcome == .restored ? .undone : swap.outcome
             message = swap.outcome == .restored ? "\(pre) is live again; the replaced database is kept as \(keep)" : swap.message
+            if let files, swap.outcome == .restored {
+                message += "; Authentik's files of before that restore are back, the replaced ones kept as " + files.previousPaths.joined(separator: ", ")
+            }
             downtime = swap.downtime
             if swap.outcome == .restored { undoPoint = keep }
         }

@@ -109,6 +109,7 @@ struct UndoPruning {
                     decisions[i].dropped = true
                     steps.record("drop \(d.name)", ok: true, detail: d.reason, since: start)
                     context.log("undo policy: dropped \(d.name) (\(ByteFormat.human(d.sizeBytes))): \(d.reason)")
+                    removeFileTrees(of: d.name, steps: &steps)
                 } catch {
                     decisions[i].dropped = false
                     decisions[i].error = describe(error)
@@ -121,6 +122,24 @@ struct UndoPruning {
         let volume = db.dataVolume()
         return UndoReport(checkedAt: Timestamp.string(now), policy: context.config.undoPolicy, databases: decisions,
                           volumeBytes: volume?.totalBytes, volumeFreeBytes: volume?.freeBytes)
+    }
+
+    /// Authentik's files put aside with a database (§15.3) go with it: `.NAME.akbackup-previous-S`
+    /// with authentik_pre_restore_S, `failed-S` with authentik_failed_S, `undone-S` with authentik_undone_S.
+    func removeFileTrees(of database: String, steps: inout StepLog) {
+        let kinds = [("authentik_pre_restore_", "previous"), ("authentik_failed_", "failed"), ("authentik_undone_", "undone")]
+        guard let (prefix, kind) = kinds.first(where: { database.hasPrefix($0.0) }) else { return }
+        let stamp = String(database.dropFirst(prefix.count))
+        guard stamp.count == 14, stamp.allSatisfy(\.isNumber), let mounts = try? context.files.mounts() else { return }
+        for tree in FilesRestore.existingAside(kind: kind, stamp: stamp, hostMounts: mounts) {
+            let start = Date()
+            do {
+                try context.files.removeTree(tree)
+                steps.record("remove \(tree)", ok: true, detail: "Authentik's files kept with \(database)", since: start)
+            } catch {
+                steps.record("remove \(tree)", ok: false, detail: describe(error), since: start)
+            }
+        }
     }
 
     /// After an operation that succeeded (restore, restore test, undo): applies the policy under that
