@@ -58,8 +58,15 @@ struct RestoreJob {
         // Authentik's files (§15): only from a set a trusted key signed, and only where they have a place here.
         let scope = request.scope ?? .database
         let member = scope.files ? provenance.manifest?.files : nil
-        if scope.files, provenance.manifest != nil, member == nil, request.scope == .files {
-            throw ErrorMessage(id: id, code: .failed, message: "\(request.artifact) holds no files of Authentik", hint: "restore its database (without --files-only)")
+        if request.scope == .files {
+            guard member != nil else {
+                throw ErrorMessage(id: id, code: .failed, message: "\(request.artifact) holds no files of Authentik\(provenance.manifest == nil ? " a trusted key signed" : "")",
+                                   hint: "restore its database (without --files-only); nothing was changed")
+            }
+            guard request.mode == .swap else {
+                throw ErrorMessage(id: id, code: .badRequest, message: "--files-only restores files into the live stack; it cannot be combined with \(request.mode == .test ? "a restore test" : "--replace")",
+                                   hint: "a restore test always checks the files of a set; nothing was changed")
+            }
         }
         if let member, request.mode == .replace {
             warnings.append("--replace restores the database only: Authentik's files (\(member.mounts.map(\.containerPath).joined(separator: ", "))) are left as they are")
@@ -73,7 +80,7 @@ struct RestoreJob {
             return try FilesRestore.plan(member: m, hostMounts: try context.files.mounts(), stamp: stamp, files: context.files)
         }
         try steps.run("drop leftover staging databases") { try dropLeftovers(db) }
-        if request.mode != .replace, let warning = try roomForCopy(db: db, manifest: provenance.manifest) { warnings.append(warning) }
+        if request.mode != .replace, scope.database, let warning = try roomForCopy(db: db, manifest: provenance.manifest) { warnings.append(warning) }
         let restrict = Replayer.supportsRestrict(psqlVersion: db.toolVersion("psql"))
         if !restrict { warnings.append("psql in \(context.config.postgresContainer) is older than the August 2025 releases and cannot be put in restricted mode; the replay filter alone keeps psql meta-commands out") }
 
@@ -114,94 +121,105 @@ struct RestoreJob {
 
         var appGuard = AppGuard(app: context.app, log: context.log)
         defer { appGuard.restoreIfNeeded() }
-        // A staging or scratch database this job made is dropped on every way out, unless the swap took it.
-        var dropOnExit: String?
-        defer { if let t = dropOnExit { try? db.dropDatabase(t) } }
         var undoPoint: String?
-        switch request.mode {
-        case .swap, .test:
-            try steps.run("create \(target)") { try db.createDatabase(target) }
-            dropOnExit = target
-        case .replace:
-            let copy = try steps.run("undo copy of \(live)") {
-                try UndoCopy.make(db: db, stateDir: context.config.stateDir, stamp: stamp, now: context.clock())
-            }
-            undoPoint = "\(context.config.stateDir)/undo/\(copy.file)"
-            // From here the services are down: nothing may kill this process before they are up again.
-            context.shield()
-            try steps.run("stop services") { try appGuard.stop() }
-            try steps.run("drop and recreate \(live)") {
-                try db.dropDatabase(live)
-                try db.createDatabase(live)
-            }
-        }
-
-        // Replay. Before the swap window, a controller that goes away cancels it (nothing live changed);
-        // in replace mode the agent owns the downtime and finishes.
-        let stopIfGone = request.mode != .replace
-        var failure = steps.replay("replay \(request.artifact) into \(target)") {
-            Replayer(db: db, log: context.log).replay(
-                spool, into: target, restrict: restrict,
-                progress: { bytes in try? session.send(ProgressReport(id: id, phase: "replay", bytes: bytes)) },
-                shouldStop: { stopIfGone && session.peerGone })
-        }
-        if failure == nil, let f = filesFailure { failure = f }
         var validation: ValidationReport?
-        if failure == nil {
-            do {
-                let report = try steps.run("validate \(target)") { try Validator(db: db).validate(database: target, manifest: provenance.manifest) }
-                validation = report
-                if !report.ok { failure = "validation failed: " + report.problems.prefix(5).joined(separator: "; ") }
-            } catch {
-                failure = "validation could not run: \(describe(error))"
-            }
-        }
-
         var outcome: RestoreOutcome
         var message: String
         var downtime: Double?
-        // A restore test always ends here, and so does a swap whose candidate failed: live was never touched.
-        switch (request.mode, failure) {
-        case (.test, _), (.swap, .some):
-            if steps.runQuietly("drop \(target)", { try db.dropDatabase(target) }) { dropOnExit = nil }
-            outcome = failure == nil ? .tested : .failed
-            message = failure.map { "\($0); the live database and the services were not touched" }
-                ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables\(validation?.schemaChecked.map { " and \($0.count) kinds of schema objects" } ?? "") match the manifest; scratch database dropped"
-                + (member.map { m in "; Authentik's files (\(m.mounts.map { "\($0.containerPath) \($0.files) files" }.joined(separator: ", "))) unpacked and match the manifest" } ?? "")
-        case (.swap, .none):
-            if session.peerGone {
-                throw TransportError(.io, host: "controller", "the controller went away before the swap", hint: "the live database was not touched")
-            }
-            _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
-            dropOnExit = nil
-            let pre = AgentDatabases.preRestore(stamp)
+        // A staging or scratch database this job made is dropped on every way out, unless the swap took it.
+        var dropOnExit: String?
+        defer { if let t = dropOnExit { try? db.dropDatabase(t) } }
+        if !scope.database, let files = filesPrepared {
+            // --files-only: Authentik's files alone, in a window of their own; the database stays as it is.
             let swap = SwapWindow(context: context, db: db)
-                .swapIn(candidate: target, keepLiveAs: pre, failedName: AgentDatabases.failed(stamp),
-                        healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard, files: filesPrepared)
+                .swapFilesOnly(files, healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard)
             (outcome, message, downtime) = (swap.outcome, swap.message, swap.downtime)
-            if outcome == .restored { undoPoint = pre }
-            if let f = filesPrepared {
-                // Swapped in, or moved back by the rollback: nothing of it is a leftover now.
-                if swap.filesMoved {
-                    f.finish()
-                    filesPrepared = nil
-                    if outcome == .restored { message += "; Authentik's files restored, the previous ones kept as " + f.previousPaths.joined(separator: ", ") }
+            if swap.filesMoved {
+                files.finish()
+                filesPrepared = nil
+            }
+        } else {
+            switch request.mode {
+            case .swap, .test:
+                try steps.run("create \(target)") { try db.createDatabase(target) }
+                dropOnExit = target
+            case .replace:
+                let copy = try steps.run("undo copy of \(live)") {
+                    try UndoCopy.make(db: db, stateDir: context.config.stateDir, stamp: stamp, now: context.clock())
+                }
+                undoPoint = "\(context.config.stateDir)/undo/\(copy.file)"
+                // From here the services are down: nothing may kill this process before they are up again.
+                context.shield()
+                try steps.run("stop services") { try appGuard.stop() }
+                try steps.run("drop and recreate \(live)") {
+                    try db.dropDatabase(live)
+                    try db.createDatabase(live)
                 }
             }
-        case (.replace, _):
-            if failure == nil {
-                _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
+
+            // Replay. Before the swap window, a controller that goes away cancels it (nothing live changed);
+            // in replace mode the agent owns the downtime and finishes.
+            let stopIfGone = request.mode != .replace
+            var failure = steps.replay("replay \(request.artifact) into \(target)") {
+                Replayer(db: db, log: context.log).replay(
+                    spool, into: target, restrict: restrict,
+                    progress: { bytes in try? session.send(ProgressReport(id: id, phase: "replay", bytes: bytes)) },
+                    shouldStop: { stopIfGone && session.peerGone })
             }
-            let started = steps.runQuietly("start services") { try appGuard.start() }
-            let waitStart = Date()
-            let health = started ? context.app.waitHealthy(timeout: healthTimeout(request.healthTimeout)) : Health(ok: false, detail: "the services did not start")
-            steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
-            if health.ok { appGuard.markHealthy() }
-            let ok = failure == nil && started && health.ok
-            outcome = ok ? .restored : .failed
-            message = ok ? "restored \(request.artifact) by drop-and-recreate; the previous database is kept as \(undoPoint ?? "an undo copy") (akbackup restore --undo)"
-                : "replace restore failed: \(failure ?? health.detail); the previous database is kept as \(undoPoint ?? "an undo copy"): put it back with `akbackup restore --undo`"
-            downtime = appGuard.downtime()
+            if failure == nil, let f = filesFailure { failure = f }
+            if failure == nil {
+                do {
+                    let report = try steps.run("validate \(target)") { try Validator(db: db).validate(database: target, manifest: provenance.manifest) }
+                    validation = report
+                    if !report.ok { failure = "validation failed: " + report.problems.prefix(5).joined(separator: "; ") }
+                } catch {
+                    failure = "validation could not run: \(describe(error))"
+                }
+            }
+
+            // A restore test always ends here, and so does a swap whose candidate failed: live was never touched.
+            switch (request.mode, failure) {
+            case (.test, _), (.swap, .some):
+                if steps.runQuietly("drop \(target)", { try db.dropDatabase(target) }) { dropOnExit = nil }
+                outcome = failure == nil ? .tested : .failed
+                message = failure.map { "\($0); the live database and the services were not touched" }
+                    ?? "restore test passed: \(validation?.rowCounts.count ?? 0) tables\(validation?.schemaChecked.map { " and \($0.count) kinds of schema objects" } ?? "") match the manifest; scratch database dropped"
+                    + (member.map { m in "; Authentik's files (\(m.mounts.map { "\($0.containerPath) \($0.files) files" }.joined(separator: ", "))) unpacked and match the manifest" } ?? "")
+            case (.swap, .none):
+                if session.peerGone {
+                    throw TransportError(.io, host: "controller", "the controller went away before the swap", hint: "the live database was not touched")
+                }
+                _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
+                dropOnExit = nil
+                let pre = AgentDatabases.preRestore(stamp)
+                let swap = SwapWindow(context: context, db: db)
+                    .swapIn(candidate: target, keepLiveAs: pre, failedName: AgentDatabases.failed(stamp),
+                            healthTimeout: healthTimeout(request.healthTimeout), steps: &steps, appGuard: &appGuard, files: filesPrepared)
+                (outcome, message, downtime) = (swap.outcome, swap.message, swap.downtime)
+                if outcome == .restored { undoPoint = pre }
+                if let f = filesPrepared {
+                    // Swapped in, or moved back by the rollback: nothing of it is a leftover now.
+                    if swap.filesMoved {
+                        f.finish()
+                        filesPrepared = nil
+                        if outcome == .restored { message += "; Authentik's files restored, the previous ones kept as " + f.previousPaths.joined(separator: ", ") }
+                    }
+                }
+            case (.replace, _):
+                if failure == nil {
+                    _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
+                }
+                let started = steps.runQuietly("start services") { try appGuard.start() }
+                let waitStart = Date()
+                let health = started ? context.app.waitHealthy(timeout: healthTimeout(request.healthTimeout)) : Health(ok: false, detail: "the services did not start")
+                steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
+                if health.ok { appGuard.markHealthy() }
+                let ok = failure == nil && started && health.ok
+                outcome = ok ? .restored : .failed
+                message = ok ? "restored \(request.artifact) by drop-and-recreate; the previous database is kept as \(undoPoint ?? "an undo copy") (akbackup restore --undo)"
+                    : "replace restore failed: \(failure ?? health.detail); the previous database is kept as \(undoPoint ?? "an undo copy"): put it back with `akbackup restore --undo`"
+                downtime = appGuard.downtime()
+            }
         }
         if outcome.succeeded {
             // Under this job's lock, after the outcome is settled: a drop that fails is a failed step

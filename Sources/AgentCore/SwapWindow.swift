@@ -98,4 +98,42 @@ struct SwapWindow {
                       message: "the restored database never became healthy (\(health.detail)) and the rollback is incomplete (\(movedBack ? again.detail : "renames failed")): the live database is \(whatIsLive)",
                       filesMoved: files != nil)
     }
+
+    /// `--files-only`: stop, Authentik's files swapped in by rename, start, health; a rollback puts
+    /// the previous files back. The database is not touched.
+    func swapFilesOnly(_ files: FilesRestore, healthTimeout: TimeInterval, steps: inout StepLog, appGuard: inout AppGuard) -> Result {
+        context.shield()
+        do {
+            try steps.run("stop services") { try appGuard.stop() }
+        } catch {
+            _ = steps.runQuietly("start services") { try appGuard.start() }
+            return Result(outcome: .failed, downtime: appGuard.downtime(), message: "could not stop the services (\(describe(error))); the files were not touched")
+        }
+        do {
+            try steps.run("swap in Authentik's files") { try files.moveIn() }
+        } catch {
+            _ = steps.runQuietly("start services") { try appGuard.start() }
+            return Result(outcome: .failed, downtime: appGuard.downtime(), message: "could not swap in Authentik's files (\(describe(error))); the previous files are live again")
+        }
+        let started = steps.runQuietly("start services") { try appGuard.start() }
+        let waitStart = Date()
+        let health = started ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
+        steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
+        if health.ok {
+            appGuard.markHealthy()
+            return Result(outcome: .restored, downtime: appGuard.downtime(),
+                          message: "Authentik's files restored; the database was not touched; the previous files are kept as \(files.previousPaths.joined(separator: ", "))",
+                          filesMoved: true)
+        }
+        _ = steps.runQuietly("stop services (rollback)") { try appGuard.stop() }
+        let back = steps.runQuietly("put the previous Authentik files back") {
+            guard files.moveBack() else { throw Failure("some directories did not move back", hint: "see the .akbackup-previous-* directories") }
+        }
+        let restarted = steps.runQuietly("start services (rollback)") { try appGuard.start() }
+        let again = restarted ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
+        if again.ok { appGuard.markHealthy() }
+        return Result(outcome: back && again.ok ? .rolledBack : .failed, downtime: appGuard.downtime(),
+                      message: "Authentik did not become healthy with the restored files (\(health.detail)); \(back ? "the previous files are live again" : "the rollback is incomplete: see the .akbackup-previous-* directories")",
+                      filesMoved: true)
+    }
 }

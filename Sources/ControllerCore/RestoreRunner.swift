@@ -71,6 +71,9 @@ public struct RestorePlan: Sendable {
             }
         }
         switch mode {
+        case .swap where scope == .files:
+            out += "  how               only Authentik's files: \(services) stop for a few seconds while they are swapped in;\n"
+            out += "                    the database is not touched\n"
         case .swap:
             out += "  how               check the bytes on infra-core, replay into a staging database while Authentik runs, validate, then swap:\n"
             out += "                    \(services) stop for a few seconds; the current \(database) is kept for --undo\n"
@@ -132,7 +135,12 @@ public struct RestoreRunner {
         }
         let artifact = ArtifactInfo(name: verified.name, size: verified.size, modifiedAt: verified.manifest?.finishedAt ?? "unknown",
                                     manifest: verified.manifest, signature: signature)
-        return RestorePlan(artifact: artifact, verified: verified, signature: signature, facts: facts, mode: options.mode, scope: options.scope)
+        let plan = RestorePlan(artifact: artifact, verified: verified, signature: signature, facts: facts, mode: options.mode, scope: options.scope)
+        if options.scope == .files, plan.files == nil {
+            throw Failure("\(verified.name) holds no files of Authentik\(signature == .trusted ? "" : " that a trusted agent key signed"); nothing was changed",
+                          hint: "restore its database without --files-only, or pick a backup with files (`akbackup list`)")
+        }
+        return plan
     }
 
     /// Runs the restore the plan describes. Returns the agent's receipt (also stored on the NAS and locally).
@@ -154,7 +162,7 @@ public struct RestoreRunner {
                                       manifest: plan.verified.manifest, trustUnsigned: options.trustUnsigned,
                                       force: options.force, healthTimeout: options.healthTimeout,
                                       requestedBy: RequestedBy(user: NSUserName(), host: ProcessInfo.processInfo.hostName),
-                                      scope: withFiles ? .all : .database))
+                                      scope: withFiles ? plan.scope : .database))
         let ready = try agent.expect(RestoreReady.self, id: restoreID)
         // Warnings are shown whatever the output format: they are about what is about to change.
         for w in ready.warnings {

@@ -182,7 +182,8 @@ struct Restore: ParsableCommand {
         A backup set also holds Authentik's files (authentik-files-STAMP.tar.gz: /media or /data, \
         /templates, /certs, custom blueprints). They are unpacked beside their live directories before \
         the downtime, checked against the signed manifest, and swapped in by rename in the same window \
-        as the database; a rollback puts both back. --db-only leaves the files as they are.
+        as the database; a rollback puts both back, and --undo both. --db-only leaves the files as they \
+        are; --files-only restores only them.
 
         \(ExitStatus.helpText)
         """)
@@ -195,11 +196,14 @@ struct Restore: ParsableCommand {
     @Flag(help: "Restore a dump no trusted agent key signed (made by hand with the runbook, or from an old key).") var trustUnsigned = false
     @Flag(help: "Restore even a backup of a newer Authentik than the running one.") var force = false
     @Flag(help: "Restore the database only; leave Authentik's files (media, templates, certificates, blueprints) as they are.") var dbOnly = false
+    @Flag(help: "Restore Authentik's files only (media, templates, certificates, blueprints); leave the database as it is.") var filesOnly = false
     @Option(help: "Seconds to wait for Authentik's ready endpoint after the swap (1…3600).") var healthTimeout = 120
     @Flag(help: "Print the receipt as JSON.") var json = false
 
     func validate() throws {
         guard (1...3600).contains(healthTimeout) else { throw ValidationError("--health-timeout must be 1…3600 seconds") }
+        if dbOnly && filesOnly { throw ValidationError("--db-only and --files-only exclude each other: without either, both are restored") }
+        if filesOnly && (replace || undo) { throw ValidationError("--files-only cannot be combined with --\(replace ? "replace" : "undo")") }
     }
 
     func run() throws {
@@ -212,7 +216,7 @@ struct Restore: ParsableCommand {
             options.trustUnsigned = trustUnsigned
             options.force = force
             options.healthTimeout = healthTimeout
-            options.scope = dbOnly ? .database : .all
+            options.scope = dbOnly ? .database : (filesOnly ? .files : .all)
             let runner = RestoreRunner(sessions: sessions, options: options)
             let receipt: Receipt
             if undo {

@@ -18,7 +18,7 @@ final class FilesE2ETests: XCTestCase {
 
     override func tearDownWithError() throws {
         guard Lab.whyNotUp() == nil else { return }
-        _ = try? Lab.psql("DROP TABLE IF EXISTS public.akbackup_lab_unhealthy;")
+        _ = try? Lab.psql("DROP TABLE IF EXISTS public.akbackup_lab_unhealthy; DROP TABLE IF EXISTS public.e2e_after_backup;")
         try RestoreFixture.dropAkbackupDatabases()
         removeAsideTrees()
     }
@@ -169,5 +169,59 @@ final class FilesE2ETests: XCTestCase {
         let again = try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--json"], timeout: 300)
         XCTAssertEqual(again.status, 0, again.description)
         XCTAssertFalse(again.stderr.contains("signed out"), again.description)
+    }
+
+    func testFilesOnlyLeavesTheDatabaseAndUndoPutsBackFilesAndDatabaseTogether() throws {
+        let original = try storageHash()
+        let name = try RestoreFixture.freshBackup()
+        try alterFiles()
+        XCTAssertTrue(try Lab.psql("CREATE TABLE public.e2e_after_backup (x int); INSERT INTO public.e2e_after_backup VALUES (1);").ok)
+        let database = try RestoreFixture.liveContent()
+
+        let filesOnly = try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--files-only", "--json"], timeout: 300)
+        XCTAssertEqual(filesOnly.status, 0, filesOnly.description)
+        XCTAssertEqual(try storageHash(), original, "the files of the backup are live")
+        XCTAssertEqual(try RestoreFixture.liveContent(), database, "the database was not touched")
+        XCTAssertEqual(try RestoreFixture.akbackupDatabases(), [])
+
+        // Both restored, then undone: files and database of before the restore come back together.
+        try Data("second change".utf8).write(to: URL(fileURLWithPath: stack + "/media/flow-backgrounds/second.png"))
+        let beforeRestore = try storageHash()
+        let restore = try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(restore.status, 0, restore.description)
+        XCTAssertEqual(try storageHash(), original)
+        XCTAssertNotEqual(try RestoreFixture.liveContent(), database, "the backup's database is live")
+        let undo = try Lab.runAsOperator([akbackup, "restore", "--undo", "--json"], timeout: 300)
+        XCTAssertEqual(undo.status, 0, undo.description)
+        XCTAssertEqual(try storageHash(), beforeRestore, "undo put back the files the restore replaced")
+        XCTAssertEqual(try RestoreFixture.liveContent(), database, "and the database")
+        XCTAssertTrue(asideTrees().contains { $0.contains(".media.akbackup-undone-") }, "the undone files are kept: \(asideTrees())")
+
+        XCTAssertNotEqual(try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--files-only", "--db-only"]).status, 0)
+    }
+
+    func testAStackWithoutFileMountsStillBacksUpAndRestores() throws {
+        let config = "/etc/akbackup/agent.toml"
+        let saved = try Data(contentsOf: URL(fileURLWithPath: config))
+        defer { try? saved.write(to: URL(fileURLWithPath: config)) }
+        // What the agent sees of a stack whose containers mount none of Authentik's directories.
+        try (String(decoding: saved, as: UTF8.self) + "\nfiles_exclude = [\"/media\", \"/templates\", \"/certs\", \"/blueprints/custom\"]\n")
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let b = try Lab.runAsOperator([akbackup, "backup", "--json"], timeout: 600)
+        XCTAssertEqual(b.status, 0, b.description)
+        let summary = try RestoreFixture.json(b.stdout)
+        XCTAssertNil(summary["files"], "no files member")
+        let name = try XCTUnwrap(summary["name"] as? String)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: Lab.nasBackupDir + "/authentik-files-" + name.dropFirst("authentik-db-".count).dropLast(".sql.gz".count) + ".tar.gz"))
+        try alterFiles()
+        let altered = try storageHash()
+        let test = try Lab.runAsOperator([akbackup, "restore-test", name], timeout: 300)
+        XCTAssertEqual(test.status, 0, test.description)
+        let r = try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--json"], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.description)
+        XCTAssertEqual(try storageHash(), altered, "a set without files leaves the files alone")
+        let filesOnly = try Lab.runAsOperator([akbackup, "restore", name, "--yes", "--files-only"], timeout: 300)
+        XCTAssertEqual(filesOnly.status, 1, filesOnly.description)
+        XCTAssertTrue(filesOnly.stderr.contains("holds no files"), filesOnly.description)
     }
 }
