@@ -1,5 +1,8 @@
 import AKBase
 import AKProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import ProcessRunner
 
@@ -104,10 +107,45 @@ struct AgentProbe {
             checks.append(Check(name: "postgres", ok: false, detail: "query failed: \(describe(error))",
                                 hint: "check database = \"\(config.database)\" and db_user = \"\(config.dbUser)\" in \(AgentConfig.defaultPath)"))
         }
+        checks += filesChecks()
         let copies = UndoCopy.list(stateDir: config.stateDir)
         if !copies.isEmpty {
             checks.append(Check(name: "undo copies", ok: true, detail: copies.map { "\($0.file) (\(ByteFormat.human($0.size)))" }.joined(separator: ", "),
                                 hint: "kept by --replace restores in \(UndoCopy.directory(stateDir: config.stateDir))"))
+        }
+        return checks
+    }
+
+    /// Authentik's files (§15): what a backup takes, and whether a restore could swap each directory
+    /// in (the agent's login renames inside its parent). A warning, never a failure: the database
+    /// backup does not depend on it.
+    func filesChecks() -> [Check] {
+        let config = context.config
+        guard config.files else {
+            return [Check(name: "authentik files", ok: true, detail: "not backed up (files = false in \(AgentConfig.defaultPath))", warning: true)]
+        }
+        let mounts: [FileMount]
+        do {
+            mounts = try context.files.mounts()
+        } catch {
+            return [Check(name: "authentik files", ok: false, detail: describe(error), hint: (error as? HintedError)?.hint ?? "check the stack", warning: true)]
+        }
+        guard !mounts.isEmpty else {
+            return [Check(name: "authentik files", ok: true, detail: "\(config.serverContainer) and \(config.workerContainer) mount none of /media, /data, /templates, /certs, /blueprints: backups hold the database only")]
+        }
+        var checks = [Check(name: "authentik files", ok: true, detail: mounts.map { "\($0.containerPath) = \($0.hostPath)" }.joined(separator: ", "))]
+        let blocked = mounts.map { ($0.hostPath as NSString).deletingLastPathComponent }.filter { access($0, W_OK | X_OK) != 0 }
+        if !blocked.isEmpty {
+            checks.append(Check(name: "files restorable", ok: true, detail: "\(NSUserName()) cannot create entries in \(Set(blocked).sorted().joined(separator: ", ")): a restore of the files would be refused",
+                                hint: "restores swap each directory by rename inside its parent: give \(NSUserName()) write access there (or restore with --db-only)", warning: true))
+        }
+        let aside = mounts.flatMap { m -> [String] in
+            let dir = (m.hostPath as NSString).deletingLastPathComponent, name = (m.hostPath as NSString).lastPathComponent
+            return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasPrefix(".\(name).akbackup-") }.map { dir + "/" + $0 }
+        }
+        if !aside.isEmpty {
+            checks.append(Check(name: "files kept by restores", ok: true, detail: aside.sorted().joined(separator: ", "),
+                                hint: "they go with their database under the undo policy; remove others by hand when no longer needed"))
         }
         return checks
     }

@@ -102,7 +102,9 @@ struct BackupJob {
                                 startedAt: Timestamp.string(startedAt), finishedAt: Timestamp.string(context.clock()),
                                 source: facts, rowCounts: inspector.rowCounts, schemaDigests: digests,
                                 compression: "gzip -6, \(threads) thread(s), independent members", files: files,
-                                secretKeyFingerprint: EnvFile.secretKeyFingerprint(config: context.config))
+                                // Only for a controller that asked for §15 (its NAS knows these fields): a NAS from
+                                // before §15 would drop them when decoding, and the signature would no longer match.
+                                secretKeyFingerprint: request.files == true ? EnvFile.secretKeyFingerprint(config: context.config) : nil)
         try manifest.sign(with: key.privateKey)
         try session.send(BackupResult(id: id, manifest: manifest, compressionThreads: threads))
     }

@@ -28,10 +28,11 @@ public enum Catalog {
     public static func renderList(_ result: ListResult) -> String {
         guard !result.artifacts.isEmpty else { return "no backups yet\n" }
         let pins = result.artifacts.contains { $0.pin != nil }
-        var rows = [["NAME", "CREATED (UTC)", "SIZE", "SHA256", "AUTHENTIK", "SIGNED"] + (pins ? ["PINNED"] : [])]
+        var rows = [["NAME", "CREATED (UTC)", "SIZE", "FILES", "SHA256", "AUTHENTIK", "SIGNED"] + (pins ? ["PINNED"] : [])]
         for a in result.artifacts {
             let created = a.manifest?.startedAt ?? a.modifiedAt
-            rows.append([a.name, created, ByteFormat.human(a.size),
+            // A set is one row: its files member (§15) is a column, not a backup of its own.
+            rows.append([a.name, created, ByteFormat.human(a.size), a.manifest?.files.map { ByteFormat.human($0.size) } ?? "-",
                          a.manifest.map { String($0.sha256.prefix(12)) } ?? "-",
                          a.manifest == nil ? "(no manifest: made by hand)" : (a.manifest?.source.authentikVersion ?? "unknown"),
                          signatureWord(a.signature ?? .unsigned)] + (pins ? [a.pin.map { "yes: \($0.reason)" } ?? ""] : []))
@@ -58,7 +59,12 @@ public enum Catalog {
     public static func renderVerify(_ r: VerifyResult) -> String {
         if r.ok {
             let what = r.hasManifest ? "hash matches the manifest, gzip intact, dump complete" : "no manifest; gzip intact, dump complete"
-            return "OK  \(r.name)  \(ByteFormat.human(r.size))  sha256 \(r.sha256.prefix(12))…  (\(what); \(r.rowCounts.count) tables; signed: \(signatureWord(r.signature)))\n"
+            var line = "OK  \(r.name)  \(ByteFormat.human(r.size))  sha256 \(r.sha256.prefix(12))…  (\(what); \(r.rowCounts.count) tables; signed: \(signatureWord(r.signature)))\n"
+            if let files = r.manifest?.files, let size = r.filesSize {
+                line += "OK  \(files.name)  \(ByteFormat.human(size))  sha256 \(r.filesSHA256?.prefix(12) ?? "?")…  (hash matches the manifest, gzip intact; "
+                    + files.mounts.map { "\($0.containerPath) \($0.files) files" }.joined(separator: ", ") + ")\n"
+            }
+            return line
         }
         return "CORRUPT  \(r.name): \(r.reason ?? "unknown reason")\n"
     }
