@@ -209,12 +209,8 @@ struct RestoreJob {
                 if failure == nil {
                     _ = steps.runQuietly("analyze \(target)") { _ = try db.query("ANALYZE", database: target) }
                 }
-                let started = steps.runQuietly("start services") { try appGuard.start() }
-                let waitStart = Date()
-                let health = started ? context.app.waitHealthy(timeout: healthTimeout(request.healthTimeout)) : Health(ok: false, detail: "the services did not start")
-                steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
-                if health.ok { appGuard.markHealthy() }
-                let ok = failure == nil && started && health.ok
+                let health = appGuard.startAndWaitHealthy(timeout: healthTimeout(request.healthTimeout), steps: &steps)
+                let ok = failure == nil && health.ok
                 outcome = ok ? .restored : .failed
                 message = ok ? "restored \(request.artifact) by drop-and-recreate; the previous database is kept as \(undoPoint ?? "an undo copy") (akbackup restore --undo)"
                     : "replace restore failed: \(failure ?? health.detail); the previous database is kept as \(undoPoint ?? "an undo copy"): put it back with `akbackup restore --undo`"

@@ -63,6 +63,17 @@ struct AppGuard {
 
     mutating func markHealthy() { healthyAt = Date() }
 
+    /// Starts the services and waits for Authentik's ready endpoint: the end of every window (swap,
+    /// rollback, replace, undo), each a timed step ("start services", "wait for health", + `suffix`).
+    mutating func startAndWaitHealthy(timeout: TimeInterval, steps: inout StepLog, suffix: String = "") -> Health {
+        let started = steps.runQuietly("start services\(suffix)") { try start() }
+        let waitStart = Date()
+        let health = started ? app.waitHealthy(timeout: timeout) : Health(ok: false, detail: "the services did not start")
+        steps.record("wait for health\(suffix)", ok: health.ok, detail: health.detail, since: waitStart)
+        if health.ok { markHealthy() }
+        return health
+    }
+
     func downtime() -> Double? {
         guard let s = stoppedAt else { return nil }
         return (healthyAt ?? Date()).timeIntervalSince(s)

@@ -62,12 +62,8 @@ struct SwapWindow {
                                             : "could not swap in Authentik's files (\(describe(error))) and could not put \(keepLiveAs) back: rename it to \(live) by hand")
             }
         }
-        let started = steps.runQuietly("start services") { try appGuard.start() }
-        let waitStart = Date()
-        let health = started ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
-        steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
+        let health = appGuard.startAndWaitHealthy(timeout: healthTimeout, steps: &steps)
         if health.ok {
-            appGuard.markHealthy()
             return Result(outcome: .restored, downtime: appGuard.downtime(),
                           message: "\(live) restored; the previous database is kept as \(keepLiveAs) (akbackup restore --undo)", filesMoved: files != nil)
         }
@@ -83,11 +79,7 @@ struct SwapWindow {
                 guard files.moveBack() else { throw Failure("some directories did not move back", hint: "see the .akbackup-previous-* directories") }
             }
         }
-        let restarted = steps.runQuietly("start services (rollback)") { try appGuard.start() }
-        let rollbackStart = Date()
-        let again = restarted ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
-        steps.record("wait for health (rollback)", ok: again.ok, detail: again.detail, since: rollbackStart)
-        if again.ok { appGuard.markHealthy() }
+        let again = appGuard.startAndWaitHealthy(timeout: healthTimeout, steps: &steps, suffix: " (rollback)")
         if movedBack && again.ok {
             return Result(outcome: .rolledBack, downtime: appGuard.downtime(),
                           message: "the restored database never became healthy (\(health.detail)); rolled back: the previous database\(files == nil ? "" : " and files") is live again, the restored one is kept as \(failedName)",
@@ -115,12 +107,8 @@ struct SwapWindow {
             _ = steps.runQuietly("start services") { try appGuard.start() }
             return Result(outcome: .failed, downtime: appGuard.downtime(), message: "could not swap in Authentik's files (\(describe(error))); the previous files are live again")
         }
-        let started = steps.runQuietly("start services") { try appGuard.start() }
-        let waitStart = Date()
-        let health = started ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
-        steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
+        let health = appGuard.startAndWaitHealthy(timeout: healthTimeout, steps: &steps)
         if health.ok {
-            appGuard.markHealthy()
             return Result(outcome: .restored, downtime: appGuard.downtime(),
                           message: "Authentik's files restored; the database was not touched; the previous files are kept as \(files.previousPaths.joined(separator: ", "))",
                           filesMoved: true)
@@ -129,9 +117,7 @@ struct SwapWindow {
         let back = steps.runQuietly("put the previous Authentik files back") {
             guard files.moveBack() else { throw Failure("some directories did not move back", hint: "see the .akbackup-previous-* directories") }
         }
-        let restarted = steps.runQuietly("start services (rollback)") { try appGuard.start() }
-        let again = restarted ? context.app.waitHealthy(timeout: healthTimeout) : Health(ok: false, detail: "the services did not start")
-        if again.ok { appGuard.markHealthy() }
+        let again = appGuard.startAndWaitHealthy(timeout: healthTimeout, steps: &steps, suffix: " (rollback)")
         return Result(outcome: back && again.ok ? .rolledBack : .failed, downtime: appGuard.downtime(),
                       message: "Authentik did not become healthy with the restored files (\(health.detail)); \(back ? "the previous files are live again" : "the rollback is incomplete: see the .akbackup-previous-* directories")",
                       filesMoved: true)

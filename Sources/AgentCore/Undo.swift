@@ -98,11 +98,7 @@ struct UndoJob {
         let failure = steps.replay("replay \(copy.file) into \(live)") {
             Replayer(db: db, log: context.log).replay(spool, into: live, restrict: restrict, progress: { _ in }, shouldStop: { false })
         }
-        let started = steps.runQuietly("start services") { try appGuard.start() }
-        let waitStart = Date()
-        let health = started ? context.app.waitHealthy(timeout: timeout) : Health(ok: false, detail: "the services did not start")
-        steps.record("wait for health", ok: health.ok, detail: health.detail, since: waitStart)
-        if health.ok { appGuard.markHealthy() }
+        let health = appGuard.startAndWaitHealthy(timeout: timeout, steps: &steps)
         if failure == nil && health.ok {
             return (.undone, "\(live) is back as it was before the replace (from \(copy.file))", appGuard.downtime())
         }
