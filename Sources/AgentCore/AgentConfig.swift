@@ -47,6 +47,9 @@ public struct AgentConfig: Equatable, Sendable {
     public var files = true
     /// Container or host paths of mounts left out of the files member.
     public var filesExclude: [String] = []
+    /// "CONTAINER_PATH=HOST_PATH": Authentik's directories the agent cannot find among the bind mounts
+    /// (a named volume's directory, say), added to (or replacing) what it finds.
+    public var filesInclude: [String] = []
     /// The key whose keyed fingerprint the manifest records (never the key itself).
     public var secretKeyVariable = "AUTHENTIK_SECRET_KEY"
     /// The undo policy (PROTOCOL.md §13.1), applied after every successful restore, restore test and
@@ -73,7 +76,7 @@ public struct AgentConfig: Equatable, Sendable {
         "compose_dir", "compose_file", "compose_project", "env_file", "password_variable",
         "postgres_container", "server_container", "worker_container", "app_services",
         "database", "db_user", "db_os_user", "docker", "compose_command", "health_url", "max_health_timeout",
-        "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores", "files", "files_exclude", "secret_key_variable",
+        "state_dir", "trusted_keys", "peer_timeout", "allow_unsigned_restores", "files", "files_exclude", "files_include", "secret_key_variable",
         "undo_keep_newest", "undo_max_age_days", "failed_max_age_days", "undo_warn_percent",
     ]
 
@@ -115,6 +118,16 @@ public struct AgentConfig: Equatable, Sendable {
         if let v = try file.boolean("allow_unsigned_restores") { c.allowUnsignedRestores = v }
         if let v = try file.boolean("files") { c.files = v }
         if let v = try file.strings("files_exclude") { c.filesExclude = v }
+        if let v = try file.strings("files_include") {
+            for entry in v {
+                let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+                guard parts.count == 2, FilesMount.isAuthentikFiles(parts[0]), FilesMount.isPlainAbsolute(parts[1]) else {
+                    throw ConfigError(file: path, line: nil, message: "files_include entry \"\(entry.prefix(100))\" is not CONTAINER_PATH=HOST_PATH",
+                                      hint: "e.g. files_include = [\"/media=/srv/authentik/media\"]; the container path is one of /media, /data, /templates, /certs or under /blueprints")
+                }
+            }
+            c.filesInclude = v
+        }
         if let v = try file.string("secret_key_variable") { c.secretKeyVariable = v }
         if let v = try file.integer("peer_timeout") {
             guard (5...3600).contains(v) else {
@@ -193,6 +206,7 @@ public struct AgentConfig: Equatable, Sendable {
         # /templates, /certs and under /blueprints go into each backup as authentik-files-STAMP.tar.gz.
         #files = true
         #files_exclude = []              # container or host paths to leave out, e.g. ["/certs"]
+        #files_include = []              # directories not bind-mounted, e.g. ["/media=/srv/authentik/media"]
         #secret_key_variable = "AUTHENTIK_SECRET_KEY"   # only a keyed fingerprint of it is recorded
         # Undo policy for akbackup's databases in the live cluster (each a full copy of the database),
         # applied after every successful restore, restore test and undo, and by `akbackup prune`.

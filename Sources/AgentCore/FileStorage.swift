@@ -72,6 +72,18 @@ public enum FileStorage {
         return byDestination.values.sorted { $0.containerPath < $1.containerPath }
     }
 
+    /// The configured "CONTAINER_PATH=HOST_PATH" entries (checked when the config was read) added to
+    /// the mounts found, replacing one found at the same container path.
+    public static func including(_ found: [FileMount], _ entries: [String], containers: [String]) -> [FileMount] {
+        var byPath = Dictionary(found.map { ($0.containerPath, $0) }, uniquingKeysWith: { a, _ in a })
+        for entry in entries {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            byPath[normalized(parts[0])] = FileMount(containerPath: normalized(parts[0]), hostPath: normalized(parts[1]), containers: containers)
+        }
+        return byPath.values.sorted { $0.containerPath < $1.containerPath }
+    }
+
     /// `/media/` and `/media//x/..` are `/media`; no `..` survives (a mount at `/x/../media` is `/media`).
     static func normalized(_ path: String) -> String {
         var parts: [Substring] = []
@@ -136,7 +148,8 @@ public struct DockerFiles: AppFiles {
                           hint: "check the stack (docker compose ps), server_container / worker_container in \(AgentConfig.defaultPath), or set files = false there")
         }
         do {
-            return try FileStorage.mounts(inspectJSON: Data(r.stdout), exclude: config.filesExclude)
+            return FileStorage.including(try FileStorage.mounts(inspectJSON: Data(r.stdout), exclude: config.filesExclude),
+                                         config.filesInclude, containers: [config.serverContainer, config.workerContainer])
         } catch let e as FileStorageError {
             throw Failure("\(e)", hint: "leave one of them out with files_exclude in \(AgentConfig.defaultPath)")
         }

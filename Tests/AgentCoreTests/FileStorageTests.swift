@@ -51,4 +51,22 @@ final class FileStorageTests: XCTestCase {
         XCTAssertEqual(try FileStorage.mounts(inspectJSON: inspect([("authentik-server", []), ("authentik-worker", [])])), [])
         XCTAssertEqual(try FileStorage.mounts(inspectJSON: Data("[{\"Name\":\"/authentik-server\",\"Mounts\":null}]".utf8)), [])
     }
+
+    func testConfiguredDirectoriesAreAddedOrReplaceWhatWasFound() throws {
+        let found = [FileMount(containerPath: "/media", hostPath: "/opt/stack/media", containers: ["authentik-server"])]
+        let mounts = FileStorage.including(found, ["/certs=/srv/certs/", "/media=/srv/volumes/media/_data"], containers: ["s", "w"])
+        XCTAssertEqual(mounts, [FileMount(containerPath: "/certs", hostPath: "/srv/certs", containers: ["s", "w"]),
+                                FileMount(containerPath: "/media", hostPath: "/srv/volumes/media/_data", containers: ["s", "w"])])
+    }
+
+    func testAFilesIncludeEntryThatIsNotAuthentiksFilesIsAConfigError() throws {
+        let path = NSTemporaryDirectory() + "agent-\(UUID().uuidString).toml"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        for bad in ["/etc=/etc", "/media", "media=/srv/m", "/media=relative", "/media=/srv/../etc"] {
+            try "files_include = [\"\(bad)\"]\n".write(toFile: path, atomically: true, encoding: .utf8)
+            XCTAssertThrowsError(try AgentConfig.load(path: path), bad) { XCTAssertTrue("\($0)".contains("files_include"), "\($0)") }
+        }
+        try "files_include = [\"/blueprints/custom=/srv/blueprints\"]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try AgentConfig.load(path: path).filesInclude, ["/blueprints/custom=/srv/blueprints"])
+    }
 }
