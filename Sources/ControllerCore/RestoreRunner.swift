@@ -170,7 +170,11 @@ public struct RestoreRunner {
         }
         progress?("sending \(plan.artifact.name) to \(agent.remoteHello?.host ?? agent.host), which checks it before anything changes")
         try relay(from: receiver, fetchID: fetchID, to: agent, restoreID: restoreID)
-        progress?("\(options.mode == .test ? "replaying into a scratch database" : "replaying into \(ready.targetDatabase)") and validating")
+        switch (options.mode, plan.scope) {
+        case (.test, _): progress?("replaying into a scratch database and validating")
+        case (_, .files): progress?("unpacking Authentik's files beside the live ones, then swapping them in")
+        default: progress?("replaying into \(ready.targetDatabase) and validating")
+        }
         let result = try agent.expect(RestoreResult.self, id: restoreID) { p in
             progress?("  replayed \(ByteFormat.human(p.bytes)) of \(ByteFormat.human(plan.expectedSize))")
         }
