@@ -41,13 +41,17 @@ public enum FilesArchive {
         for mount in mounts.sorted(by: { $0.containerPath < $1.containerPath }) {
             let through = readThrough.map { read in { (relative: String, sink: ([UInt8]) throws -> Void) throws in try read(mount, relative, sink) } }
             var writer = TarWriter(root: mount.hostPath, prefix: relativeRoot(mount.containerPath), readThrough: through, write: tar)
-            let s = try writer.archive()
-            records.append(FilesMount(containerPath: mount.containerPath, files: Int64(s.files), directories: Int64(s.directories),
-                                      symlinks: Int64(s.symlinks), bytes: s.bytes, digest: s.digest))
+            records.append(record(mount.containerPath, try writer.archive()))
         }
         try tar(TarHeader.end)
         try gzip.finish()
         return Written(sha256: Hex.encode(hasher.finalize()), size: size, tarSize: tarSize, mounts: records)
+    }
+
+    /// A tree's summary as the manifest records it.
+    static func record(_ containerPath: String, _ s: TreeSummary) -> FilesMount {
+        FilesMount(containerPath: containerPath, files: Int64(s.files), directories: Int64(s.directories),
+                   symlinks: Int64(s.symlinks), bytes: s.bytes, digest: s.digest)
     }
 
     /// `/blueprints/custom` → `blueprints/custom`: where a mount's tree sits in the archive.
@@ -96,9 +100,7 @@ public enum FilesArchive {
         for mount in mounts {
             var writer = TarWriter(root: root + "/" + relativeRoot(mount.containerPath), prefix: "") { _ in }
             do {
-                let s = try writer.archive()
-                let got = FilesMount(containerPath: mount.containerPath, files: Int64(s.files), directories: Int64(s.directories),
-                                     symlinks: Int64(s.symlinks), bytes: s.bytes, digest: s.digest)
+                let got = record(mount.containerPath, try writer.archive())
                 if got != mount {
                     problems.append("\(mount.containerPath): \(got.files) files, \(got.bytes) bytes, digest \(got.digest.prefix(12))…; the manifest says \(mount.files) files, \(mount.bytes) bytes, digest \(mount.digest.prefix(12))…")
                 }

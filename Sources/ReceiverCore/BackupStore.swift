@@ -194,26 +194,8 @@ public struct BackupStore: Sendable {
             throw ErrorMessage(id: id, code: .ioError, message: e.summary, hint: e.hint)
         }
         defer { close(fd) }
-        var hasher = SHA256()
-        var size: Int64 = 0
         var inspector = DumpInspector()
-        let inflater = GzipInflater()
-        var gzipProblem: String?
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(name)) }
-            if n == 0 { break }
-            let bytes = Array(buffer[0..<n])
-            hasher.update(data: bytes)
-            size += Int64(n)
-            if gzipProblem == nil {
-                do { try inflater.push(bytes) { inspector.push($0) } } catch { gzipProblem = "\(error)" }
-            }
-        }
-        if gzipProblem == nil {
-            do { try inflater.finish() } catch { gzipProblem = "\(error)" }
-        }
-        let digest = Hex.encode(hasher.finalize())
+        let (digest, size, gzipProblem) = try BackupStore.readGzip(fd, path: path(name)) { inspector.push($0) }
         let complete = inspector.finish()
         let status = manifest.map { $0.signatureStatus(trusting: trustedKeys) } ?? .unsigned
         var reason: String?
@@ -261,31 +243,13 @@ public struct BackupStore: Sendable {
                                                               : "its files member cannot be read: \(e.summary)")
         }
         defer { close(fd) }
-        var hasher = SHA256()
-        var size: Int64 = 0
-        let inflater = GzipInflater()
         var inflated: Int64 = 0
-        var gzipProblem: String?
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n: Int
-            do {
-                n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path(member.name)) }
-            } catch {
-                throw FilesMemberProblem(text: "its files member cannot be read: \((error as? HintedError)?.summary ?? "\(error)")")
-            }
-            if n == 0 { break }
-            let bytes = Array(buffer[0..<n])
-            hasher.update(data: bytes)
-            size += Int64(n)
-            if gzipProblem == nil {
-                do { try inflater.push(bytes) { inflated += Int64($0.count) } } catch { gzipProblem = "\(error)" }
-            }
+        let digest: String, size: Int64, gzipProblem: String?
+        do {
+            (digest, size, gzipProblem) = try BackupStore.readGzip(fd, path: path(member.name)) { inflated += Int64($0.count) }
+        } catch {
+            throw FilesMemberProblem(text: "its files member cannot be read: \((error as? HintedError)?.summary ?? "\(error)")")
         }
-        if gzipProblem == nil {
-            do { try inflater.finish() } catch { gzipProblem = "\(error)" }
-        }
-        let digest = Hex.encode(hasher.finalize())
         guard digest == member.sha256, size == member.size else {
             throw FilesMemberProblem(text: "its files member \(member.name) does not match its manifest (sha256 \(digest.prefix(12))… size \(size), manifest says \(member.sha256.prefix(12))… size \(member.size)): \(notRestorable)")
         }
@@ -294,6 +258,30 @@ public struct BackupStore: Sendable {
             throw FilesMemberProblem(text: "its files member \(member.name) inflates to \(inflated) bytes, the manifest says \(member.tarSize)")
         }
         return (size, digest)
+    }
+
+    /// Reads a stored gzip file to its end: SHA-256 and size of its bytes, and what was wrong with its
+    /// gzip (nil: intact), the inflated bytes handed to `inflated` until a problem. Throws on a read error.
+    static func readGzip(_ fd: Int32, path: String, inflated: ([UInt8]) -> Void) throws -> (sha256: String, size: Int64, gzipProblem: String?) {
+        var hasher = SHA256()
+        var size: Int64 = 0
+        let inflater = GzipInflater()
+        var gzipProblem: String?
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = try buffer.withUnsafeMutableBytes { try FileIO.read(fd, into: $0, path: path) }
+            if n == 0 { break }
+            let bytes = Array(buffer[0..<n])
+            hasher.update(data: bytes)
+            size += Int64(n)
+            if gzipProblem == nil {
+                do { try inflater.push(bytes) { inflated($0) } } catch { gzipProblem = "\(error)" }
+            }
+        }
+        if gzipProblem == nil {
+            do { try inflater.finish() } catch { gzipProblem = "\(error)" }
+        }
+        return (Hex.encode(hasher.finalize()), size, gzipProblem)
     }
 
     /// Runs `body` holding an exclusive lock on the backup directory itself (flock on its descriptor):
